@@ -1,0 +1,11 @@
+"""gankit: train, see, check and measure generative adversarial networks.
+
+The public API mirrors the CLI: `train(config) -> run_dir`, `load(run_dir)`, `sample(run, n)`.
+"""
+
+from gankit.config import Config, load_config
+from gankit.errors import GankitError
+from gankit.training import Run, load, sample, train
+
+__all__ = ["Config", "GankitError", "Run", "load", "load_config", "sample", "train"]
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m gankit` runs the command line."""
+
+from gankit.cli import main
+
+raise SystemExit(main())

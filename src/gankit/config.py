@@ -1,0 +1,273 @@
+"""Run configuration: dataclasses with a commented default per field (nanoGPT style).
+
+A config comes from a preset (TOML in `gankit/presets/`) or a file (TOML or a run's config.json),
+then `--section.key=value` overrides. Unknown keys and values of the wrong type are `GankitError`s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from gankit.errors import GankitError
+
+
+@dataclass
+class DataConfig:
+    name: str = "ring8"  # a registered dataset (`gankit list datasets`)
+    root: str = "data"  # folder holding the official IDX .gz files (mnist, fashion-mnist)
+    download: bool = False  # fetch missing IDX files from the standard mirrors (MD5-checked)
+    mirrors: list[str] = field(default_factory=list)  # base URLs to download from; [] = built-in
+    path: str = ""  # a user point set (.npy or .csv, columns x, y[, label]) for dataset `points`
+    pixel_range: list[float] = field(default_factory=lambda: [-1.0, 1.0])  # images as G/D see them
+
+
+@dataclass
+class ModelConfig:
+    name: str = "mlp2d"  # a registered model family (`gankit list models`)
+    z_dim: int = 8  # latent dimension
+    z_dist: str = "normal"  # "normal": N(0, I); "uniform": U(-sqrt 3, sqrt 3), unit variance
+    g_hidden: list[int] = field(default_factory=list)  # G hidden widths; [] = the family's own
+    d_hidden: list[int] = field(default_factory=list)  # D hidden widths; [] = the family's own
+    maxout_pieces: int = 5  # pieces per maxout unit (goodfellow2014 D)
+    d_dropout_input: float = 0.0  # dropout probability on D's input (goodfellow2014: 0.2)
+    d_dropout: float = 0.0  # dropout probability on D's hidden layers (goodfellow2014: 0.5)
+
+
+@dataclass
+class ObjectiveConfig:
+    name: str = "ns"  # a registered objective (`gankit list objectives`)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"  # "adam", "sgd" or "rmsprop"
+    lr: float = 2e-4  # learning rate
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # Adam's (beta1, beta2)
+    momentum: float = 0.0  # SGD / RMSprop momentum at step 0
+    momentum_end: float = -1.0  # momentum reached after `momentum_ramp` steps; -1 = constant
+    momentum_ramp: int = 0  # generator steps of the linear momentum ramp
+    lr_decay: float = 1.0  # lr is divided by this after every update (pylearn2 ExponentialDecay)
+    lr_min: float = 0.0  # floor for the decayed lr
+    weight_decay: float = 0.0  # L2 weight decay
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # generator steps
+    batch_size: int = 64  # images (or points) per batch
+    d_steps: int = 1  # k: discriminator steps per generator step, each on a fresh real batch
+    seed: int = 0  # seeds weights, data order, latents and dropout
+    device: str = "auto"  # "cpu", "cuda", "cuda:N" or "auto" (cuda when available)
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+    log_every: int = 100  # generator steps between lines of stats.jsonl
+    ckpt_every: int = 1000  # generator steps between checkpoints (one is always written at the end)
+    grid_size: int = 64  # samples in the final sample grid
+
+
+@dataclass
+class Config:
+    name: str = "run"  # run name; the default run directory is runs/<name>
+    description: str = ""  # one line: what this config trains and where it comes from
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    opt_G: OptimConfig = field(default_factory=OptimConfig)
+    opt_D: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+SECTIONS = ("data", "model", "objective", "opt_G", "opt_D", "train")
+
+
+# ---------------------------------------------------------------------------- presets
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[: -len(".toml")] for p in _preset_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def preset_description(name: str) -> str:
+    return str(_read_toml(_preset_path(name)).get("description", ""))
+
+
+def _preset_dir():
+    return resources.files("gankit") / "presets"
+
+
+def _preset_path(name: str):
+    path = _preset_dir() / f"{name}.toml"
+    if not path.is_file():
+        raise GankitError(f"unknown preset {name!r}; valid choices: {', '.join(preset_names())}")
+    return path
+
+
+def _read_toml(path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise GankitError(f"config file {path} is not valid TOML: {e}") from None
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def load_config(preset: str | None = None, file: str | Path | None = None,
+                overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Resolve a config: defaults <- preset or file <- `section.key=value` overrides."""
+    if preset and file:
+        raise GankitError("give either --preset or --config, not both")
+    raw: dict = {}
+    if preset:
+        raw = _read_toml(_preset_path(preset))
+        raw.setdefault("name", preset)
+    elif file:
+        path = Path(file)
+        if not path.is_file():
+            raise GankitError(f"config file {str(path)!r} does not exist")
+        if path.suffix == ".json":
+            try:
+                raw = json.loads(path.read_text())
+            except json.JSONDecodeError as e:
+                raise GankitError(f"config file {path} is not valid JSON: {e}") from None
+        else:
+            raw = _read_toml(path)
+        raw.setdefault("name", path.stem)
+    cfg = from_dict(raw)
+    for item in overrides:
+        apply_override(cfg, item)
+    validate(cfg)
+    return cfg
+
+
+def from_dict(raw: dict) -> Config:
+    """Build a Config from nested dicts; unknown sections or keys are errors listing valid ones."""
+    cfg = Config()
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            section = _section(cfg, key)
+            for sub, v in value.items():
+                _set(section, f"{key}.{sub}", sub, v)
+        else:
+            _set(cfg, key, key, value)
+    return cfg
+
+
+def to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def apply_override(cfg: Config, item: str) -> None:
+    """Apply one `section.key=value` override; the value is parsed as JSON, else taken as a string."""
+    key, sep, text = item.partition("=")
+    key = key.removeprefix("--")
+    if not sep:
+        raise GankitError(f"override {item!r} must look like --section.key=value")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text
+    if isinstance(value, str) and "," in text and not text.startswith('"'):
+        value = [_json_or_str(v) for v in text.split(",")]  # --opt_G.betas=0.5,0.999
+    parts = key.split(".")
+    if len(parts) == 1:
+        _set(cfg, key, key, value)
+    elif len(parts) == 2:
+        _set(_section(cfg, parts[0]), key, parts[1], value)
+    else:
+        raise GankitError(f"override key {key!r} must be 'section.key' (sections: {', '.join(SECTIONS)})")
+
+
+def _json_or_str(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _section(cfg: Config, name: str):
+    if name not in SECTIONS:
+        raise GankitError(f"unknown config section {name!r}; valid sections: {', '.join(SECTIONS)}")
+    return getattr(cfg, name)
+
+
+def _set(obj, full_key: str, key: str, value) -> None:
+    hints = typing.get_type_hints(type(obj))
+    valid = [k for k in hints if not (isinstance(obj, Config) and k in SECTIONS)]
+    if key not in valid:
+        raise GankitError(f"unknown config key {full_key!r}; valid keys here: {', '.join(valid)}")
+    setattr(obj, key, _coerce(full_key, value, hints[key]))
+
+
+def _coerce(key: str, value, kind):
+    """Check `value` against the field's type; ints are accepted where floats are expected."""
+    origin = typing.get_origin(kind)
+    if origin is list:
+        (item,) = typing.get_args(kind)
+        if not isinstance(value, list):
+            value = [value]
+        return [_coerce(key, v, item) for v in value]
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }[kind]
+    if not ok:
+        raise GankitError(f"config key {key!r} must be {kind.__name__}, got {value!r}")
+    return float(value) if kind is float else value
+
+
+def validate(cfg: Config) -> None:
+    """Range checks that types cannot express; names are checked against the registries."""
+    from gankit.data import DATASETS
+    from gankit.models import MODELS
+    from gankit.objectives import OBJECTIVES
+
+    DATASETS.get(cfg.data.name)
+    MODELS.get(cfg.model.name)
+    OBJECTIVES.get(cfg.objective.name)
+    t = cfg.train
+    for key in ("steps", "batch_size", "d_steps", "log_every", "ckpt_every", "grid_size"):
+        if getattr(t, key) < 1:
+            raise GankitError(f"train.{key} must be at least 1, got {getattr(t, key)}")
+    if t.threads < 0:
+        raise GankitError(f"train.threads must be >= 0, got {t.threads}")
+    if cfg.model.z_dim < 1:
+        raise GankitError(f"model.z_dim must be at least 1, got {cfg.model.z_dim}")
+    if cfg.model.z_dist not in ("normal", "uniform"):
+        raise GankitError(f"model.z_dist {cfg.model.z_dist!r} is not one of: normal, uniform")
+    for key in ("d_dropout_input", "d_dropout"):
+        if not 0.0 <= getattr(cfg.model, key) < 1.0:
+            raise GankitError(f"model.{key} must be in [0, 1), got {getattr(cfg.model, key)}")
+    lo_hi = cfg.data.pixel_range
+    if len(lo_hi) != 2 or not lo_hi[0] < lo_hi[1]:
+        raise GankitError(f"data.pixel_range must be [low, high] with low < high, got {lo_hi}")
+    for name in ("opt_G", "opt_D"):
+        opt: OptimConfig = getattr(cfg, name)
+        if opt.name not in ("adam", "sgd", "rmsprop"):
+            raise GankitError(f"{name}.name {opt.name!r} is not one of: adam, sgd, rmsprop")
+        if opt.lr <= 0:
+            raise GankitError(f"{name}.lr must be positive, got {opt.lr}")
+        if len(opt.betas) != 2 or not all(0.0 <= b < 1.0 for b in opt.betas):
+            raise GankitError(f"{name}.betas must be two numbers in [0, 1), got {opt.betas}")
+        if opt.lr_decay < 1.0:
+            raise GankitError(f"{name}.lr_decay must be >= 1 (lr is divided by it), got {opt.lr_decay}")
+    if t.device not in ("auto", "cpu") and not t.device.startswith("cuda"):
+        raise GankitError(f"train.device {t.device!r} is not one of: auto, cpu, cuda, cuda:N")
+    if t.device.startswith("cuda") and not torch.cuda.is_available():
+        raise GankitError(f"train.device {t.device!r} asked for, but no CUDA GPU is available; use cpu")
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda when available, else cpu."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)

@@ -1,0 +1,1 @@
+"""Metrics: pure distances and scores, each returning dict[str, float]."""

@@ -1,0 +1,80 @@
+"""Pictures of a run: sample grids (Pillow), loss curves and 2D scatters (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def save_grid(images: np.ndarray, path: str | Path, *, pad: int = 2) -> None:
+    """Tile images (N, C, H, W) in [0, 1] into a near-square grid PNG (C = 1 or 3)."""
+    n, c, h, w = images.shape
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, c), dtype=np.float32)
+    for i, img in enumerate(images):
+        r, q = divmod(i, cols)
+        top, left = pad + r * (h + pad), pad + q * (w + pad)
+        grid[top:top + h, left:left + w] = img.transpose(1, 2, 0)
+    pixels = (grid.clip(0, 1) * 255).round().astype(np.uint8)
+    Image.fromarray(pixels[:, :, 0] if c == 1 else pixels).save(path)
+
+
+def read_stats(path: str | Path) -> list[dict]:
+    lines = Path(path).read_text().splitlines() if Path(path).is_file() else []
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def plot_losses(stats: list[dict], path: str | Path, *, title: str = "") -> None:
+    """Losses, D's mean outputs and the objective's estimates against generator steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [s["step"] for s in stats]
+    groups = [
+        ("losses", [k for k in ("loss/D", "loss/G") if stats and k in stats[0]]),
+        ("D outputs", [k for k in ("D/real", "D/fake") if stats and k in stats[0]]),
+        ("estimates", sorted(k for k in (stats[0] if stats else {}) if k.startswith("estimate/"))),
+    ]
+    groups = [(name, keys) for name, keys in groups if keys]
+    fig, axes = plt.subplots(1, max(len(groups), 1), figsize=(4.5 * max(len(groups), 1), 3.4),
+                             squeeze=False)
+    for ax, (name, keys) in zip(axes[0], groups):
+        for key in keys:
+            ax.plot(steps, [s.get(key, float("nan")) for s in stats], label=key)
+        if "estimate/value" in keys:  # V(D, G) >= -log 4 at the optimal D (Goodfellow 2014, Thm 1)
+            ax.axhline(-math.log(4), color="gray", ls="--", lw=1, label="-log 4")
+        ax.set_title(name)
+        ax.set_xlabel("generator step")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_scatter(real: np.ndarray, fake: np.ndarray, path: str | Path, *, title: str = "") -> None:
+    """Real against generated 2D points (N, 2), on shared axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(real[:, 0], real[:, 1], s=4, alpha=0.4, label="real", color="tab:blue")
+    ax.scatter(fake[:, 0], fake[:, 1], s=4, alpha=0.4, label="generated", color="tab:orange")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", markerscale=3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,6 @@
+"""Training: the loop, one D step and one G step, checkpoints, run directories."""
+
+from gankit.training.loop import train
+from gankit.training.rundir import Run, load, sample
+
+__all__ = ["Run", "load", "sample", "train"]

@@ -1,0 +1,194 @@
+"""The training loop: `train(cfg) -> run_dir`, read top to bottom (Goodfellow et al. 2014, Alg. 1:
+k discriminator steps, each on a fresh real batch, then one generator step)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from gankit import plots
+from gankit.config import Config, OptimConfig, resolve_device, to_dict, validate
+from gankit.data import load_dataset, to_pixels
+from gankit.errors import GankitError
+from gankit.models import build_models, sample_z
+from gankit.objectives import make_objective
+from gankit.training.checkpoint import load_checkpoint, save_checkpoint
+from gankit.training.rundir import CHECKPOINT, new_run_dir
+from gankit.training.steps import d_step, g_step
+
+
+def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = False,
+          progress: bool = True) -> Path:
+    """Train a GAN as `cfg` says and return its run directory.
+
+    Args:
+        cfg: the resolved config (see `gankit.config.load_config`).
+        run_dir: where to write; default runs/<cfg.name> (suffixed -2, -3 ... when taken).
+        resume: continue the run in `run_dir` from its checkpoint, up to `cfg.train.steps`.
+        progress: show a tqdm progress bar.
+    """
+    validate(cfg)
+    t = cfg.train
+    device = resolve_device(t.device)
+    if t.threads:
+        torch.set_num_threads(t.threads)
+
+    # Data, models, optimizers, objective. The global RNG seeds the weights and dropout; one
+    # torch.Generator on the device draws data batches and latents, so a run is reproducible.
+    torch.manual_seed(t.seed)
+    dataset = load_dataset(cfg.data).to(device)
+    G, D = build_models(cfg.model, dataset.shape)
+    G.to(device).train()
+    D.to(device).train()
+    opt_G, opt_D = make_optimizer(G, cfg.opt_G), make_optimizer(D, cfg.opt_D)
+    objective = make_objective(cfg.objective)
+    generator = torch.Generator(device).manual_seed(t.seed)
+    step, nimg, elapsed = 0, 0, 0.0
+
+    # Run directory: a fresh one, or the one being resumed with all state restored.
+    if resume:
+        if run_dir is None:
+            raise GankitError("resume needs the run directory to continue")
+        run_dir = Path(run_dir)
+        state = load_checkpoint(run_dir / CHECKPOINT, map_location=device)
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        opt_G.load_state_dict(state["opt_G"])
+        opt_D.load_state_dict(state["opt_D"])
+        step, nimg, elapsed = state["step"], state["nimg"], state["elapsed"]
+        torch.set_rng_state(state["rng"]["torch"].cpu())
+        generator.set_state(state["rng"]["data"].cpu())
+        if device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"].cpu(), device)
+        _truncate_stats(run_dir / "stats.jsonl", step)  # drop lines logged after the checkpoint
+    else:
+        run_dir = Path(run_dir) if run_dir else new_run_dir(cfg.name)
+        if (run_dir / CHECKPOINT).exists():
+            raise GankitError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
+                              "or choose another --run-dir")
+        run_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(run_dir / "config.json", to_dict(cfg))
+
+    def checkpoint() -> None:
+        rng = {"torch": torch.get_rng_state(), "data": generator.get_state().cpu()}
+        if device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(device)
+        save_checkpoint({"config": to_dict(cfg), "shape": list(dataset.shape), "step": step,
+                         "nimg": nimg, "elapsed": elapsed, "G": G.state_dict(), "D": D.state_dict(),
+                         "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "rng": rng},
+                        run_dir / CHECKPOINT)
+        _save_pictures(cfg, run_dir, G, dataset, step)
+
+    # The loop. Stats stay tensors until a log line, so no step waits for the device.
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+    t_log, nimg_log = time.perf_counter(), nimg
+    bar = tqdm(total=t.steps, initial=step, desc=cfg.name, unit="step", disable=not progress,
+               dynamic_ncols=True, mininterval=0.5)
+    try:
+        while step < t.steps:
+            _schedule(opt_G, cfg.opt_G, step)
+            _schedule(opt_D, cfg.opt_D, step)
+            for _ in range(t.d_steps):  # k discriminator steps, each on a fresh real batch
+                real, _ = dataset.sample(t.batch_size, generator)
+                z = sample_z(t.batch_size, cfg.model, generator=generator)
+                _accumulate(sums, counts, d_step(G, D, opt_D, objective=objective, real=real, z=z))
+            z = sample_z(t.batch_size, cfg.model, generator=generator)
+            _accumulate(sums, counts, g_step(G, D, opt_G, objective=objective, z=z))
+            step += 1
+            nimg += t.batch_size * t.d_steps  # real images shown to D
+            bar.update(1)
+
+            if step % t.log_every == 0 or step == t.steps:
+                now = time.perf_counter()
+                elapsed += now - t_log
+                line = {"step": step, "nimg": nimg, "time": round(elapsed, 3)}
+                line.update({k: sums[k].item() / counts[k] for k in sorted(sums)})
+                line["speed/img_per_s"] = (nimg - nimg_log) / max(now - t_log, 1e-9)
+                _append_jsonl(run_dir / "stats.jsonl", line)
+                bar.set_postfix({"D": f"{line['loss/D']:.3f}", "G": f"{line['loss/G']:.3f}"})
+                sums.clear()
+                counts.clear()
+                t_log, nimg_log = time.perf_counter(), nimg
+            if step % t.ckpt_every == 0 or step == t.steps:
+                checkpoint()
+    except KeyboardInterrupt:
+        checkpoint()  # nothing lost: continue with `gankit train --resume RUN`
+        raise
+    finally:
+        bar.close()
+    return run_dir
+
+
+def make_optimizer(module: torch.nn.Module, o: OptimConfig) -> torch.optim.Optimizer:
+    params = module.parameters()
+    if o.name == "adam":
+        return torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+    if o.name == "sgd":
+        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    return torch.optim.RMSprop(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+
+
+def _schedule(opt: torch.optim.Optimizer, o: OptimConfig, step: int) -> None:
+    """lr / lr_decay^step floored at lr_min (pylearn2 ExponentialDecay); linear momentum ramp
+    from `momentum` to `momentum_end` over `momentum_ramp` steps (pylearn2 MomentumAdjustor)."""
+    lr = max(o.lr / o.lr_decay**step, o.lr_min) if o.lr_decay != 1.0 else o.lr
+    for group in opt.param_groups:
+        group["lr"] = lr
+        if o.momentum_end >= 0 and o.name != "adam":
+            frac = min(step / max(o.momentum_ramp, 1), 1.0)
+            group["momentum"] = o.momentum + frac * (o.momentum_end - o.momentum)
+
+
+def _accumulate(sums: dict, counts: dict, stats: dict[str, torch.Tensor]) -> None:
+    for key, value in stats.items():
+        sums[key] = sums[key] + value if key in sums else value.float()
+        counts[key] = counts.get(key, 0) + 1
+
+
+@torch.no_grad()
+def _save_pictures(cfg: Config, run_dir: Path, G: torch.nn.Module, dataset, step: int) -> None:
+    """The sample grid (images) or real-vs-generated scatter (2D), and the loss curves."""
+    fixed = torch.Generator(next(G.parameters()).device).manual_seed(cfg.train.seed + 1)
+    was_training = G.training
+    G.eval()
+    title = f"{cfg.name}, step {step}"
+    if dataset.kind == "image":
+        z = sample_z(cfg.train.grid_size, cfg.model, generator=fixed)
+        plots.save_grid(to_pixels(G(z), cfg.data.pixel_range).float().cpu().numpy(),
+                        run_dir / "samples.png")
+    else:
+        z = sample_z(2000, cfg.model, generator=fixed)
+        real, _ = dataset.sample(2000, fixed)
+        plots.plot_scatter(real.float().cpu().numpy(), G(z).float().cpu().numpy(),
+                           run_dir / "scatter.png", title=title)
+    G.train(was_training)
+    stats = plots.read_stats(run_dir / "stats.jsonl")
+    if stats:
+        plots.plot_losses(stats, run_dir / "losses.png", title=title)
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _append_jsonl(path: Path, line: dict) -> None:
+    clean = {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in line.items()}
+    with open(path, "a") as f:
+        f.write(json.dumps(clean) + "\n")
+
+
+def _truncate_stats(path: Path, step: int) -> None:
+    """Keep only lines up to `step`, so a resumed run does not log an interval twice."""
+    if path.is_file():
+        kept = [line for line in plots.read_stats(path) if line["step"] <= step]
+        path.write_text("".join(json.dumps(line) + "\n" for line in kept))
+

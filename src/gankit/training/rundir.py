@@ -1,0 +1,82 @@
+"""Run directories and what can be done with a finished run: load it, sample from it.
+
+A run directory holds config.json, stats.jsonl, checkpoint.pt and pictures (see the README).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from gankit.config import Config, from_dict
+from gankit.data import to_pixels
+from gankit.errors import GankitError
+from gankit.models import build_models, sample_z
+from gankit.training.checkpoint import load_checkpoint
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def new_run_dir(name: str, base: str | Path = "runs") -> Path:
+    """runs/<name>, or runs/<name>-2, -3, ... when taken: an earlier run is never overwritten."""
+    base = Path(base)
+    path, i = base / name, 1
+    while path.exists():
+        i += 1
+        path = base / f"{name}-{i}"
+    return path
+
+
+@dataclass
+class Run:
+    """A trained run: its config, networks (eval mode) and counters."""
+
+    path: Path
+    config: Config
+    G: nn.Module
+    D: nn.Module
+    step: int
+    nimg: int
+    shape: tuple[int, ...]
+
+
+def load(run_dir: str | Path, device: str = "cpu") -> Run:
+    """Load a run directory's checkpoint (safely: weights only)."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise GankitError(f"run directory {str(path)!r} does not exist")
+    state = load_checkpoint(path / CHECKPOINT, map_location=device)
+    cfg = from_dict(state["config"])
+    shape = tuple(state["shape"])
+    G, D = build_models(cfg.model, shape)
+    try:
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+    except RuntimeError as e:
+        raise GankitError(f"{path / CHECKPOINT}: weights do not fit the model {cfg.model.name!r}: "
+                          f"{str(e).splitlines()[0]}") from None
+    G.to(device).eval()
+    D.to(device).eval()
+    return Run(path, cfg, G, D, state["step"], state["nimg"], shape)
+
+
+@torch.no_grad()
+def sample(run: Run, n: int, *, seed: int = 0, batch_size: int = 1000,
+           progress: bool = False) -> np.ndarray:
+    """n samples as float32: images (n, C, H, W) in [0, 1] pixel scale, points (n, 2) in data units."""
+    if n < 1:
+        raise GankitError(f"--n must be at least 1, got {n}")
+    device = next(run.G.parameters()).device
+    generator = torch.Generator(device).manual_seed(seed)
+    out = []
+    for start in tqdm(range(0, n, batch_size), desc="sampling", unit="batch", disable=not progress):
+        z = sample_z(min(batch_size, n - start), run.config.model, generator=generator)
+        x = run.G(z).float()
+        out.append(to_pixels(x, run.config.data.pixel_range) if x.dim() == 4 else x)
+    return torch.cat(out).cpu().numpy().astype(np.float32)
+

@@ -1,0 +1,49 @@
+"""One discriminator step and one generator step (Goodfellow et al. 2014, Algorithm 1).
+
+Both return detached scalar tensors (no host sync); the loop averages them per log interval.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gankit.objectives import Objective
+
+
+def grad_norm(module: nn.Module) -> torch.Tensor:
+    """L2 norm of all parameter gradients of `module`, as one scalar tensor."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+
+def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, *, objective: Objective,
+           real: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Update D once on a real batch and a fake batch G(z); G gets no gradients."""
+    with torch.no_grad():
+        fake = G(z)
+    real_out, fake_out = D(real), D(fake)
+    loss = objective.d_loss(real_out, fake_out)
+    opt_D.zero_grad(set_to_none=True)
+    loss.backward()
+    stats = {"loss/D": loss.detach(), "grad/D": grad_norm(D)}
+    opt_D.step()
+    stats.update({k: v.detach() for k, v in objective.estimates(real_out, fake_out).items()})
+    return stats
+
+
+def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, *, objective: Objective,
+           z: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Update G once; D's weights are frozen so no gradient is computed for them."""
+    D.requires_grad_(False)
+    try:
+        loss = objective.g_loss(D(G(z)))
+        opt_G.zero_grad(set_to_none=True)
+        loss.backward()
+        stats = {"loss/G": loss.detach(), "grad/G": grad_norm(G)}
+        opt_G.step()
+    finally:
+        D.requires_grad_(True)
+    return stats

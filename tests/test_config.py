@@ -1,0 +1,72 @@
+"""Config: presets, overrides with type checks, unknown keys listing the valid ones."""
+
+import json
+
+import pytest
+
+from gankit.config import Config, from_dict, load_config, preset_names, to_dict
+from gankit.errors import GankitError
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_loads_and_says_what_it_is(name):
+    cfg = load_config(preset=name)
+    assert cfg.name == name and cfg.description
+
+
+def test_presets_include_the_issue_list():
+    assert {"ring8-ns", "grid25-ns", "classic-mlp-mnist", "goodfellow2014-mnist"} <= set(preset_names())
+
+
+def test_goodfellow2014_is_the_papers_setup():
+    cfg = load_config(preset="goodfellow2014-mnist")
+    assert (cfg.model.z_dim, cfg.model.z_dist, cfg.train.batch_size, cfg.train.d_steps) == (100, "uniform", 100, 1)
+    assert (cfg.opt_D.name, cfg.opt_D.lr, cfg.opt_D.momentum, cfg.opt_D.momentum_end) == ("sgd", 0.1, 0.5, 0.7)
+    assert (cfg.model.d_dropout_input, cfg.model.d_dropout) == (0.2, 0.5)
+
+
+def test_overrides_are_typed():
+    cfg = load_config(preset="ring8-ns", overrides=["train.batch_size=32", "--opt_D.lr=1e-5",
+                                                    "opt_G.betas=0.0,0.9", "data.download=true"])
+    assert cfg.train.batch_size == 32 and cfg.opt_D.lr == 1e-5 and cfg.opt_G.betas == [0.0, 0.9]
+    assert cfg.data.download is True
+    assert load_config(overrides=["opt_G.lr=1"]).opt_G.lr == 1.0  # an int where a float goes: fine
+
+
+@pytest.mark.parametrize("override, match", [
+    ("train.batchsize=3", "unknown config key 'train.batchsize'.*batch_size"),
+    ("trian.steps=3", "unknown config section 'trian'.*train"),
+    ("train.steps=ten", "must be int"),
+    ("train.steps=2.5", "must be int"),
+    ("train.steps=0", "at least 1"),
+    ("opt_D.lr=-1", "positive"),
+    ("opt_G.name=adamw", "adam, sgd, rmsprop"),
+    ("model.z_dist=cauchy", "normal, uniform"),
+    ("data.name=cifar", "unknown dataset 'cifar'; valid choices:.*mnist"),
+    ("objective.name=wasserstein", "unknown objective.*minimax, ns"),
+    ("model.name=resnet", "unknown model.*classic-mlp"),
+    ("train.steps", "section.key=value"),
+])
+def test_bad_overrides_name_the_problem(override, match):
+    with pytest.raises(GankitError, match=match):
+        load_config(preset="ring8-ns", overrides=[override])
+
+
+def test_unknown_preset_lists_the_valid_ones():
+    with pytest.raises(GankitError, match="unknown preset 'ring9'.*ring8-ns"):
+        load_config(preset="ring9")
+
+
+def test_resolved_config_round_trips_through_json(tmp_path):
+    cfg = load_config(preset="goodfellow2014-mnist", overrides=["train.steps=7"])
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(to_dict(cfg)))
+    again = load_config(file=path)
+    assert again == cfg and isinstance(from_dict(to_dict(cfg)), Config)
+
+
+def test_config_file_with_unknown_key(tmp_path):
+    path = tmp_path / "my.toml"
+    path.write_text('[train]\nsteps = 5\nlr = 0.1\n')
+    with pytest.raises(GankitError, match="unknown config key 'train.lr'"):
+        load_config(file=path)

@@ -1,0 +1,55 @@
+"""Model families: shapes, output ranges, latent distributions, the maxout layer."""
+
+import math
+
+import pytest
+import torch
+
+from gankit.config import ModelConfig
+from gankit.models import MODELS, build_models, sample_z
+from gankit.models.mlp import Maxout
+
+SHAPES = {"mlp2d": (2,), "classic-mlp": (1, 28, 28), "goodfellow2014": (1, 28, 28)}
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_every_model_maps_z_to_data_and_data_to_one_logit(name):
+    cfg = ModelConfig(name=name, z_dim=16)
+    G, D = build_models(cfg, SHAPES[name])
+    z = sample_z(5, cfg, generator=torch.Generator().manual_seed(0))
+    x = G(z)
+    assert x.shape == (5, *SHAPES[name])
+    assert D(x).shape == (5,)
+
+
+def test_classic_mlp_layout():
+    G, D = build_models(ModelConfig(name="classic-mlp", z_dim=128), (1, 28, 28))
+    widths = [m.out_features for m in G.modules() if isinstance(m, torch.nn.Linear)]
+    assert widths == [256, 512, 784]
+    assert [m.out_features for m in D.modules() if isinstance(m, torch.nn.Linear)] == [512, 256, 128, 1]
+    assert G(torch.randn(64, 128) * 10).abs().max() <= 1.0  # Tanh output
+
+
+def test_goodfellow2014_layout_and_sigmoid_output():
+    G, D = build_models(ModelConfig(name="goodfellow2014", z_dim=100), (1, 28, 28))
+    assert [m.out_features for m in G.modules() if isinstance(m, torch.nn.Linear)] == [1200, 1200, 784]
+    maxouts = [m for m in D.modules() if isinstance(m, Maxout)]
+    assert [(m.units, m.pieces) for m in maxouts] == [(240, 5), (240, 5)]
+    x = G(torch.randn(8, 100))
+    assert x.min() >= 0 and x.max() <= 1
+
+
+def test_maxout_takes_the_max_over_pieces():
+    layer = Maxout(2, units=1, pieces=3)
+    with torch.no_grad():
+        layer.linear.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]]))
+        layer.linear.bias.zero_()
+    x = torch.tensor([[2.0, 1.0], [-3.0, -4.0]])
+    # pieces: (x1, x2, -x1-x2) -> max: 2 and 7
+    assert layer(x).squeeze(1).tolist() == [2.0, 7.0]
+
+
+def test_uniform_latents_have_unit_variance_on_the_right_support():
+    z = sample_z(200000, ModelConfig(z_dim=4, z_dist="uniform"), generator=torch.Generator().manual_seed(0))
+    assert z.abs().max() <= math.sqrt(3)
+    assert z.var().item() == pytest.approx(1.0, abs=0.01)
