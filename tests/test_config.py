@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from gankit.config import Config, from_dict, load_config, preset_names, to_dict
 from gankit.errors import GankitError
@@ -70,3 +71,23 @@ def test_config_file_with_unknown_key(tmp_path):
     path.write_text('[train]\nsteps = 5\nlr = 0.1\n')
     with pytest.raises(GankitError, match="unknown config key 'train.lr'"):
         load_config(file=path)
+
+
+def test_arjovsky2017_wgan_clip_is_the_papers_setup():
+    cfg = load_config(preset="arjovsky2017-wgan-clip")
+    # Algorithm 1: alpha = 5e-5, c = 0.01, m = 64, n_critic = 5, RMSProp; reference code warm-up on.
+    assert (cfg.objective.name, cfg.objective.clip) == ("wgan", 0.01)
+    assert (cfg.opt_D.name, cfg.opt_D.lr, cfg.opt_G.name, cfg.opt_G.lr) == ("rmsprop", 5e-5, "rmsprop", 5e-5)
+    assert (cfg.train.batch_size, cfg.train.d_steps, cfg.train.critic_boost) == (64, 5, True)
+
+
+def test_gulrajani2017_wgan_gp_is_the_papers_setup():
+    cfg = load_config(preset="gulrajani2017-wgan-gp")
+    # Algorithm 1: lambda = 10, n_critic = 5, alpha = 1e-4, beta1 = 0, beta2 = 0.9.
+    assert (cfg.objective.name, cfg.objective.gp_lambda, cfg.train.d_steps) == ("wgan-gp", 10.0, 5)
+    assert (cfg.opt_D.name, cfg.opt_D.lr, cfg.opt_D.betas) == ("adam", 1e-4, [0.0, 0.9])
+    assert (cfg.opt_G.lr, cfg.opt_G.betas) == (1e-4, [0.0, 0.9])
+    from gankit.models import build_models
+
+    _, D = build_models(cfg.model, (1, 28, 28))
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules())

@@ -9,7 +9,8 @@ from gankit.config import ModelConfig
 from gankit.models import MODELS, build_models, sample_z
 from gankit.models.mlp import Maxout
 
-SHAPES = {"mlp2d": (2,), "classic-mlp": (1, 28, 28), "goodfellow2014": (1, 28, 28)}
+SHAPES = {"mlp2d": (2,), "classic-mlp": (1, 28, 28), "goodfellow2014": (1, 28, 28), "wgan-mlp": (1, 28, 28),
+          "gulrajani2017-conv": (1, 28, 28)}
 
 
 @pytest.mark.parametrize("name", MODELS.names())
@@ -53,3 +54,13 @@ def test_uniform_latents_have_unit_variance_on_the_right_support():
     z = sample_z(200000, ModelConfig(z_dim=4, z_dist="uniform"), generator=torch.Generator().manual_seed(0))
     assert z.abs().max() <= math.sqrt(3)
     assert z.var().item() == pytest.approx(1.0, abs=0.01)
+
+
+def test_gulrajani2017_conv_shapes_and_range():
+    G, D = build_models(ModelConfig(name="gulrajani2017-conv", z_dim=128), (1, 28, 28))
+    x = G(torch.randn(3, 128))
+    assert x.shape == (3, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
+    from gankit.errors import GankitError
+
+    with pytest.raises(GankitError, match="28x28"):
+        build_models(ModelConfig(name="gulrajani2017-conv"), (2,))

@@ -75,3 +75,29 @@ def test_every_objective_gives_scalar_losses_and_estimates(name):
     assert obj.d_loss(REAL, FAKE).shape == ()
     assert obj.g_loss(FAKE).shape == ()
     assert all(v.shape == () for v in obj.estimates(REAL, FAKE).values())
+
+
+def test_wgan_hinge_and_ls_losses_by_hand():
+    # REAL = [2, 0, -1] (mean 1/3), FAKE = [-3, 0.5] (mean -1.25)
+    assert adversarial.wgan_d_loss(REAL, FAKE).item() == pytest.approx(-1.25 - 1 / 3)
+    assert adversarial.wgan_g_loss(FAKE).item() == pytest.approx(1.25)
+    assert adversarial.wgan_estimates(REAL, FAKE)["estimate/wasserstein"].item() == pytest.approx(1 / 3 + 1.25)
+    # hinge: mean(relu(1 - r)) = (0 + 1 + 2) / 3 = 1; mean(relu(1 + f)) = (0 + 1.5) / 2 = 0.75
+    assert adversarial.hinge_d_loss(REAL, FAKE).item() == pytest.approx(1.75)
+    # ls: 1/2 mean((r - 1)^2) = 1/2 (1 + 1 + 4) / 3 = 1; 1/2 mean(f^2) = 1/2 (9 + 0.25) / 2 = 2.3125
+    assert adversarial.ls_d_loss(REAL, FAKE).item() == pytest.approx(1 + 2.3125)
+    # 1/2 mean((f - 1)^2) = 1/2 (16 + 0.25) / 2 = 4.0625
+    assert adversarial.ls_g_loss(FAKE).item() == pytest.approx(4.0625)
+
+
+def test_r1_is_added_to_any_objective_when_gamma_is_set():
+    plain = make_objective(ObjectiveConfig(name="ns"))
+    with_r1 = make_objective(ObjectiveConfig(name="ns", r1_gamma=10.0, r1_interval=4))
+    assert plain.penalties == () and len(with_r1.penalties) == 1
+    D = torch.nn.Linear(3, 1)
+    with torch.no_grad():
+        D.weight.copy_(torch.tensor([[1.0, 2.0, 2.0]]))  # ||w||^2 = 9
+    x = torch.randn(5, 3)
+    # lazy: at index 0 the weight is interval = 4, so gamma/2 * 4 * ||w||^2 = 5 * 4 * 9 = 180
+    assert with_r1.penalties[0](D, x, x, 0).item() == pytest.approx(180.0)
+    assert with_r1.penalties[0](D, x, x, 1) is None

@@ -59,3 +59,14 @@ def test_mode_coverage_counts_modes():
     assert half["modes"] == 4 and half["mode_kl"] == pytest.approx(math.log(2), abs=0.01)
     far = mode_coverage(torch.zeros(100, 2), mix.means, mix.std)  # the centre is 1 away from all
     assert far["modes"] == 0 and far["high_quality"] == 0 and far["mean_distance"] == pytest.approx(1.0)
+
+
+def test_wasserstein1_closed_forms():
+    from gankit.metrics.toy2d import wasserstein1
+
+    x = torch.randn(300, 2, generator=torch.Generator().manual_seed(0))
+    # translating a cloud by a vector v moves every point by |v|, and that plan is optimal: W1 = |v|
+    assert wasserstein1(x, x + torch.tensor([3.0, 4.0])) == pytest.approx(5.0, rel=1e-6)
+    assert wasserstein1(x, x) == pytest.approx(0.0, abs=1e-9)
+    # two point masses: all mass moves between them
+    assert wasserstein1(torch.zeros(4, 2), torch.ones(6, 2)) == pytest.approx(math.sqrt(2), rel=1e-9)

@@ -44,6 +44,12 @@ class ModelConfig:
 @dataclass
 class ObjectiveConfig:
     name: str = "ns"  # a registered objective (`gankit list objectives`)
+    clip: float = 0.01  # wgan: critic weights clipped to [-clip, clip] after every critic step
+    gp_lambda: float = 10.0  # wgan-gp: weight of the gradient penalty (Gulrajani et al. 2017)
+    r1_gamma: float = 0.0  # R1 penalty gamma/2 E||grad D(x)||^2 on real data, with any objective; 0 = off
+    r1_interval: int = 1  # lazy R1: applied every N discriminator steps, scaled by N (StyleGAN2)
+    divergence: str = "jensen-shannon"  # fgan: a registered f-divergence (`gankit list divergences`)
+    g_form: str = "saddle"  # fgan generator loss: "saddle" (minimise the bound) or "alternative"
 
 
 @dataclass
@@ -70,6 +76,8 @@ class TrainConfig:
     log_every: int = 100  # generator steps between lines of stats.jsonl
     ckpt_every: int = 1000  # generator steps between checkpoints (one is always written at the end)
     grid_size: int = 64  # samples in the final sample grid
+    critic_boost: bool = False  # WGAN reference code: 100 D steps for the first 25 G steps and every 500th
+    ema_halflife: int = 0  # images: half-life of an exponential moving average of G's weights; 0 = off
 
 
 @dataclass
@@ -238,6 +246,17 @@ def validate(cfg: Config) -> None:
     for key in ("steps", "batch_size", "d_steps", "log_every", "ckpt_every", "grid_size"):
         if getattr(t, key) < 1:
             raise GankitError(f"train.{key} must be at least 1, got {getattr(t, key)}")
+    if t.ema_halflife < 0:
+        raise GankitError(f"train.ema_halflife must be >= 0 images, got {t.ema_halflife}")
+    o = cfg.objective
+    if o.clip <= 0 or o.gp_lambda < 0 or o.r1_gamma < 0 or o.r1_interval < 1:
+        raise GankitError("objective.clip must be > 0, gp_lambda and r1_gamma >= 0, r1_interval >= 1; got "
+                          f"{o.clip}, {o.gp_lambda}, {o.r1_gamma}, {o.r1_interval}")
+    if o.g_form not in ("saddle", "alternative"):
+        raise GankitError(f"objective.g_form {o.g_form!r} is not one of: saddle, alternative")
+    from gankit.objectives.fgan import DIVERGENCES
+
+    DIVERGENCES.get(o.divergence)
     if t.threads < 0:
         raise GankitError(f"train.threads must be >= 0, got {t.threads}")
     if cfg.model.z_dim < 1:

@@ -27,3 +27,14 @@ def mode_coverage(samples: torch.Tensor, means: torch.Tensor, std: float, *,
     mode_kl = float((hist[nonzero] * (hist[nonzero] * means.shape[0]).log()).sum())
     return {"modes": float(captured), "high_quality": float(good.float().mean()),
             "mode_kl": mode_kl, "mean_distance": float(dist.mean())}
+
+
+def wasserstein1(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Exact W1 between two equal-weight point clouds (N, 2) and (M, 2): the optimal transport
+    cost with Euclidean ground distance, solved by POT's network simplex (`ot.emd2`)."""
+    import numpy as np
+    import ot
+
+    a, b = x.detach().double().cpu().numpy(), y.detach().double().cpu().numpy()
+    cost = ot.dist(a, b, metric="euclidean")
+    return float(ot.emd2(np.full(len(a), 1 / len(a)), np.full(len(b), 1 / len(b)), cost, numItermax=10**7))

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from gankit.config import ModelConfig
-from gankit.models import mlp
+from gankit.models import conv, mlp
 from gankit.registry import Registry
 
 Builder = Callable[[ModelConfig, tuple[int, ...]], tuple[nn.Module, nn.Module]]
@@ -17,6 +17,9 @@ MODELS: Registry[Builder] = Registry("model")
 MODELS.add("mlp2d", mlp.toy_mlp, "toy MLPs for 2D data: ReLU G, LeakyReLU D, 3 x 128 hidden")
 MODELS.add("classic-mlp", mlp.classic_mlp,
            "the widely copied MNIST MLP: G 256 Tanh-512 ReLU-784 Tanh, D 512-256-128 Tanh")
+MODELS.add("wgan-mlp", mlp.wgan_mlp, "WGAN reference MLPs: 3 x 512 ReLU in G and D, linear G output")
+MODELS.add("gulrajani2017-conv", conv.gulrajani2017,
+           "WGAN-GP MNIST convnets: deconv G with sigmoid, LeakyReLU conv critic, no batch norm")
 MODELS.add("goodfellow2014", mlp.goodfellow2014,
            "Goodfellow et al. 2014 MNIST: G 1200-1200 ReLU, sigmoid out; D maxout 240x5 x2, dropout")
 

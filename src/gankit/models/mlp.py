@@ -103,3 +103,13 @@ def goodfellow2014(cfg: ModelConfig, shape: tuple[int, ...]) -> tuple[Generator,
             else:
                 nn.init.zeros_(p)
     return G, D
+
+
+def wgan_mlp(cfg: ModelConfig, shape: tuple[int, ...]) -> tuple[Generator, Discriminator]:
+    """The MLPs of the WGAN reference code (Arjovsky et al. 2017, `models/mlp.py`, run with
+    --mlp_G/--mlp_D): three ReLU layers of 512 units in each network, no output activation in G,
+    and no batch norm, so the clipped critic stays a plain function of its input."""
+    dim = math.prod(shape)
+    G = Generator(_mlp([cfg.z_dim, *(cfg.g_hidden or [512] * 3), dim], nn.ReLU), cfg.z_dim, shape)
+    D = Discriminator(_mlp([dim, *(cfg.d_hidden or [512] * 3), 1], nn.ReLU))
+    return G, D

@@ -1,30 +1,39 @@
-"""Objectives: a registry of `Objective`s, each a set of pure functions of D's outputs.
+"""Objectives: a registry of `Objective`s, each a set of pure functions of D's outputs, plus
+optional penalties on D and weight clipping.
 
 A loss never owns an optimizer; models never branch on the loss (DESIGN.md, principle 2).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from gankit.config import ObjectiveConfig
-from gankit.objectives import adversarial
+from gankit.objectives import adversarial, fgan, penalties
 from gankit.registry import Registry
 
 Tensor = torch.Tensor
+# A penalty gets D, the real and fake batches and the index of this D update; it returns the
+# weighted scalar to add to D's loss, or None when it skips this update (lazy regularisation).
+Penalty = Callable[[nn.Module, Tensor, Tensor, int], "Tensor | None"]
 
 
 @dataclass(frozen=True)
 class Objective:
-    """d_loss(real_out, fake_out) and g_loss(fake_out) are minimised; `estimates` returns the
-    quantities D's outputs estimate (logged as scalars)."""
+    """d_loss(real_out, fake_out) and g_loss(fake_out) are minimised; `estimates` returns what D's
+    outputs estimate (logged); `penalties` are added to D's loss; `clip` > 0 clips D's weights to
+    [-clip, clip] after every D step."""
 
     d_loss: Callable[[Tensor, Tensor], Tensor]
     g_loss: Callable[[Tensor], Tensor]
     estimates: Callable[[Tensor, Tensor], dict[str, Tensor]]
+    penalties: tuple[Penalty, ...] = ()
+    clip: float = 0.0
 
 
 OBJECTIVES: Registry[Callable[[ObjectiveConfig], Objective]] = Registry("objective")
@@ -40,5 +49,50 @@ def _ns(cfg: ObjectiveConfig) -> Objective:
     return Objective(adversarial.d_loss, adversarial.ns_g_loss, adversarial.gan_estimates)
 
 
+@OBJECTIVES.register("wgan", "Wasserstein GAN, critic weights clipped to [-clip, clip] (Arjovsky 2017)")
+def _wgan(cfg: ObjectiveConfig) -> Objective:
+    return Objective(adversarial.wgan_d_loss, adversarial.wgan_g_loss, adversarial.wgan_estimates,
+                     clip=cfg.clip)
+
+
+@OBJECTIVES.register("wgan-gp", "Wasserstein GAN with gradient penalty gp_lambda (Gulrajani 2017)")
+def _wgan_gp(cfg: ObjectiveConfig) -> Objective:
+    def gp(D: nn.Module, real: Tensor, fake: Tensor, index: int) -> Tensor:
+        return cfg.gp_lambda * penalties.gradient_penalty(D, real, fake)
+
+    return Objective(adversarial.wgan_d_loss, adversarial.wgan_g_loss, adversarial.wgan_estimates,
+                     penalties=(gp,))
+
+
+@OBJECTIVES.register("hinge", "hinge loss for D, -E D(G(z)) for G (Lim & Ye 2017, Miyato 2018)")
+def _hinge(cfg: ObjectiveConfig) -> Objective:
+    return Objective(adversarial.hinge_d_loss, adversarial.wgan_g_loss, adversarial.raw_estimates)
+
+
+@OBJECTIVES.register("ls", "least squares GAN, targets 0 (fake) and 1 (real) (Mao 2017)")
+def _ls(cfg: ObjectiveConfig) -> Objective:
+    return Objective(adversarial.ls_d_loss, adversarial.ls_g_loss, adversarial.raw_estimates)
+
+
+@OBJECTIVES.register("fgan", "f-GAN with objective.divergence (Nowozin 2016; gankit list divergences)")
+def _fgan(cfg: ObjectiveConfig) -> Objective:
+    div = fgan.DIVERGENCES.get(cfg.divergence)
+
+    def estimates(real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
+        return {"D/real": div.g_f(real_out).mean(), "D/fake": div.g_f(fake_out).mean(),
+                "estimate/f_divergence": fgan.bound(div, real_out, fake_out)}
+
+    return Objective(lambda r, f: fgan.critic_loss(div, r, f),
+                     lambda f: fgan.generator_loss(div, f, form=cfg.g_form), estimates)
+
+
 def make_objective(cfg: ObjectiveConfig) -> Objective:
-    return OBJECTIVES.get(cfg.name)(cfg)
+    """The registered objective, plus the R1 penalty when `r1_gamma` > 0 (with any objective)."""
+    objective = OBJECTIVES.get(cfg.name)(cfg)
+    if cfg.r1_gamma > 0:
+        def r1(D: nn.Module, real: Tensor, fake: Tensor, index: int) -> Tensor | None:
+            weight = penalties.lazy_weight(index, cfg.r1_interval)
+            return cfg.r1_gamma / 2 * weight * penalties.r1_penalty(D, real) if weight else None
+
+        objective = dataclasses.replace(objective, penalties=(*objective.penalties, r1))
+    return objective

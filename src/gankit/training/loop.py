@@ -3,6 +3,7 @@ k discriminator steps, each on a fresh real batch, then one generator step)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -13,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from gankit import plots
-from gankit.config import Config, OptimConfig, resolve_device, to_dict, validate
+from gankit.config import Config, OptimConfig, TrainConfig, resolve_device, to_dict, validate
 from gankit.data import load_dataset, to_pixels
 from gankit.errors import GankitError
 from gankit.models import build_models, sample_z
@@ -47,6 +48,7 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     G.to(device).train()
     D.to(device).train()
     opt_G, opt_D = make_optimizer(G, cfg.opt_G), make_optimizer(D, cfg.opt_D)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if t.ema_halflife else None
     objective = make_objective(cfg.objective)
     generator = torch.Generator(device).manual_seed(t.seed)
     step, nimg, elapsed = 0, 0, 0.0
@@ -61,6 +63,8 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
         D.load_state_dict(state["D"])
         opt_G.load_state_dict(state["opt_G"])
         opt_D.load_state_dict(state["opt_D"])
+        if G_ema is not None:
+            G_ema.load_state_dict(state["G_ema"])
         step, nimg, elapsed = state["step"], state["nimg"], state["elapsed"]
         torch.set_rng_state(state["rng"]["torch"].cpu())
         generator.set_state(state["rng"]["data"].cpu())
@@ -81,9 +85,10 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
             rng["cuda"] = torch.cuda.get_rng_state(device)
         save_checkpoint({"config": to_dict(cfg), "shape": list(dataset.shape), "step": step,
                          "nimg": nimg, "elapsed": elapsed, "G": G.state_dict(), "D": D.state_dict(),
-                         "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "rng": rng},
+                         "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "rng": rng,
+                         **({"G_ema": G_ema.state_dict()} if G_ema is not None else {})},
                         run_dir / CHECKPOINT)
-        _save_pictures(cfg, run_dir, G, dataset, step)
+        _save_pictures(cfg, run_dir, G_ema if G_ema is not None else G, dataset, step)
 
     # The loop. Stats stay tensors until a log line, so no step waits for the device.
     sums: dict[str, torch.Tensor] = {}
@@ -95,14 +100,17 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
         while step < t.steps:
             _schedule(opt_G, cfg.opt_G, step)
             _schedule(opt_D, cfg.opt_D, step)
-            for _ in range(t.d_steps):  # k discriminator steps, each on a fresh real batch
+            for _ in range(critic_steps(step, t)):  # k D steps, each on a fresh real batch
                 real, _ = dataset.sample(t.batch_size, generator)
                 z = sample_z(t.batch_size, cfg.model, generator=generator)
-                _accumulate(sums, counts, d_step(G, D, opt_D, objective=objective, real=real, z=z))
+                _accumulate(sums, counts, d_step(G, D, opt_D, objective=objective, real=real, z=z,
+                                                 index=nimg // t.batch_size))
+                nimg += t.batch_size  # real images shown to D
             z = sample_z(t.batch_size, cfg.model, generator=generator)
             _accumulate(sums, counts, g_step(G, D, opt_G, objective=objective, z=z))
+            if G_ema is not None:  # beta per step from a half-life in images (Karras et al. 2019)
+                update_ema(G_ema, G, beta=0.5 ** (t.batch_size / t.ema_halflife))
             step += 1
-            nimg += t.batch_size * t.d_steps  # real images shown to D
             bar.update(1)
 
             if step % t.log_every == 0 or step == t.steps:
@@ -124,6 +132,23 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     finally:
         bar.close()
     return run_dir
+
+
+def critic_steps(step: int, t: TrainConfig) -> int:
+    """k, or with `critic_boost` the WGAN reference code's schedule: 100 critic steps for the first
+    25 generator steps and at every 500th (Arjovsky et al. 2017, github.com/martinarjovsky/WassersteinGAN)."""
+    if t.critic_boost and (step < 25 or step % 500 == 0):
+        return 100
+    return t.d_steps
+
+
+@torch.no_grad()
+def update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, *, beta: float) -> None:
+    """G_ema <- beta * G_ema + (1 - beta) * G for parameters; buffers are copied."""
+    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+        p_ema.lerp_(p, 1.0 - beta)
+    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+        b_ema.copy_(b)
 
 
 def make_optimizer(module: torch.nn.Module, o: OptimConfig) -> torch.optim.Optimizer:

@@ -55,7 +55,7 @@ def load(run_dir: str | Path, device: str = "cpu") -> Run:
     shape = tuple(state["shape"])
     G, D = build_models(cfg.model, shape)
     try:
-        G.load_state_dict(state["G"])
+        G.load_state_dict(state.get("G_ema", state["G"]))  # sample from the EMA generator when there is one
         D.load_state_dict(state["D"])
     except RuntimeError as e:
         raise GankitError(f"{path / CHECKPOINT}: weights do not fit the model {cfg.model.name!r}: "

@@ -20,16 +20,31 @@ def grad_norm(module: nn.Module) -> torch.Tensor:
 
 
 def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, *, objective: Objective,
-           real: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Update D once on a real batch and a fake batch G(z); G gets no gradients."""
+           real: torch.Tensor, z: torch.Tensor, index: int = 0) -> dict[str, torch.Tensor]:
+    """Update D once on a real batch and a fake batch G(z); G gets no gradients.
+
+    `index` counts D updates so far (lazy penalties use it). `loss/D` excludes the penalties,
+    which are logged as `loss/penalty`.
+    """
     with torch.no_grad():
         fake = G(z)
     real_out, fake_out = D(real), D(fake)
     loss = objective.d_loss(real_out, fake_out)
+    stats = {"loss/D": loss.detach()}
+    terms = [p(D, real, fake, index) for p in objective.penalties]
+    terms = [term for term in terms if term is not None]
+    if terms:
+        penalty = torch.stack(terms).sum()
+        stats["loss/penalty"] = penalty.detach()
+        loss = loss + penalty
     opt_D.zero_grad(set_to_none=True)
     loss.backward()
-    stats = {"loss/D": loss.detach(), "grad/D": grad_norm(D)}
+    stats["grad/D"] = grad_norm(D)
     opt_D.step()
+    if objective.clip > 0:  # WGAN: keep the critic in a compact set, so it is K-Lipschitz
+        with torch.no_grad():
+            for p in D.parameters():
+                p.clamp_(-objective.clip, objective.clip)
     stats.update({k: v.detach() for k, v in objective.estimates(real_out, fake_out).items()})
     return stats
 
