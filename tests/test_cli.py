@@ -37,7 +37,8 @@ def mnist_run(tmp_path_factory):
 
 def test_list_commands_describe_every_entry(capsys):
     for what, expected in [("presets", "goodfellow2014-mnist"), ("datasets", "mnist-5k"),
-                           ("objectives", "minimax"), ("models", "classic-mlp")]:
+                           ("objectives", "minimax"), ("models", "classic-mlp"),
+                           ("divergences", "jensen-shannon")]:
         code, out, _ = run_main(capsys, "list", what)
         assert code == 0 and expected in out
         assert all(len(line.split(None, 1)) == 2 for line in out.splitlines())  # name + description

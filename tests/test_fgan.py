@@ -4,6 +4,7 @@ The contract tests run over every registered divergence plus a user-defined one 
 as in the module docstring), so a newly registered divergence is checked the same way.
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -64,6 +65,12 @@ def chi2_gauss(m1: float, s1: float, m2: float, s2: float) -> float:
     return s2**2 / (s1 * math.sqrt(a)) * math.exp((m1 - m2) ** 2 / a) - 1
 
 
+def bhattacharyya_gauss() -> float:
+    """int sqrt(p q) for the two Gaussians: the squared Hellinger distance is 2 - 2 of it."""
+    var = SD_P**2 + SD_Q**2
+    return math.sqrt(2 * SD_P * SD_Q / var) * math.exp(-((MU_P - MU_Q) ** 2) / (4 * var))
+
+
 def total_variation_gauss() -> float:
     """1/2 int |p - q| from the normal CDFs between the two points where p = q."""
     # log p = log q  <=>  -x^2/2 + (x - 0.5)^2 / 2.88 + log 1.2 = 0, a quadratic in x.
@@ -87,10 +94,7 @@ REFERENCE = {
     "reverse-kl": lambda: kl_gauss(MU_Q, SD_Q, MU_P, SD_P),
     "pearson": lambda: chi2_gauss(MU_P, SD_P, MU_Q, SD_Q),
     "neyman": lambda: chi2_gauss(MU_Q, SD_Q, MU_P, SD_P),
-    "squared-hellinger": lambda: 2
-    - 2
-    * math.sqrt(2 * SD_P * SD_Q / (SD_P**2 + SD_Q**2))
-    * math.exp(-((MU_P - MU_Q) ** 2) / (4 * (SD_P**2 + SD_Q**2))),
+    "squared-hellinger": lambda: 2 - 2 * bhattacharyya_gauss(),
     "jeffrey": lambda: kl_gauss(MU_P, SD_P, MU_Q, SD_Q) + kl_gauss(MU_Q, SD_Q, MU_P, SD_P),
     "jensen-shannon": two_jsd_on_grid,
     "gan": lambda: two_jsd_on_grid() - math.log(4),
@@ -158,10 +162,15 @@ def test_f_at_one_is_zero(div):
 def test_activation_maps_into_the_domain_of_the_conjugate(div):
     v = torch.linspace(-30.0, 30.0, 601, dtype=f64)
     assert torch.isfinite(div.f_star(div.g_f(v))).all()
-    # The direct f*(g_f(v)) agrees with the composition where float64 resolves it, and stays finite in float32.
+    # The direct f*(g_f(v)) agrees with the composition where float64 resolves it ...
     v = torch.linspace(-10.0, 10.0, 201, dtype=f64)
-    torch.testing.assert_close(div.f_star_g_f(v), div.f_star(div.g_f(v)), rtol=1e-9, atol=1e-12)
-    assert torch.isfinite(div.f_star_g_f(torch.linspace(-30.0, 30.0, 601))).all()
+    torch.testing.assert_close(div.f_star_of_output(v), div.f_star(div.g_f(v)), rtol=1e-9, atol=1e-12)
+    # ... and stays accurate and finite in float32, where composing loses t = g_f(v) near the edge of dom f*
+    # (jensen-shannon: 5e-5 relative error at v = 10, inf from v ~ 17).
+    v = torch.linspace(-15.0, 15.0, 301)
+    expected = div.f_star(div.g_f(v.double())).float()
+    torch.testing.assert_close(div.f_star_of_output(v), expected, rtol=1e-5, atol=1e-5)
+    assert torch.isfinite(div.f_star_of_output(torch.linspace(-30.0, 30.0, 601))).all()
 
 
 @pytest.mark.parametrize(
@@ -302,3 +311,11 @@ def test_unknown_divergence_names_the_valid_ones():
 def test_unknown_generator_form_names_the_valid_ones():
     with pytest.raises(GankitError, match="'minimax'.*saddle, alternative"):
         generator_loss("kl", torch.zeros(2), form="minimax")
+
+
+def test_replacing_a_field_keeps_the_divergence_consistent():
+    # The default f*(g_f(v)) is composed at call time, so dataclasses.replace never leaves a stale composition.
+    kl = DIVERGENCES.get("kl")
+    scaled = dataclasses.replace(kl, g_f=lambda v: 0.5 * v)
+    v = torch.tensor([0.3, -2.0], dtype=f64)
+    torch.testing.assert_close(scaled.f_star_of_output(v), torch.exp(0.5 * v - 1))

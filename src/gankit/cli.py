@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gankit.errors import GankitError
 
-LISTS = ("presets", "datasets", "objectives", "models")
+LISTS = ("presets", "datasets", "objectives", "models", "divergences")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output file, .png or .npy")
     p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
 
-    p = sub.add_parser("list", help="list presets, datasets, objectives or models")
+    p = sub.add_parser("list", help="list presets, datasets, objectives, models or f-divergences")
     p.add_argument("what", choices=LISTS)
     return parser
 
@@ -120,11 +120,13 @@ def _list(what: str) -> int:
     from gankit.data import DATASETS
     from gankit.models import MODELS
     from gankit.objectives import OBJECTIVES
+    from gankit.objectives.fgan import DIVERGENCES
 
     if what == "presets":
         rows = [(n, preset_description(n)) for n in preset_names()]
     else:
-        registry = {"datasets": DATASETS, "objectives": OBJECTIVES, "models": MODELS}[what]
+        registry = {"datasets": DATASETS, "objectives": OBJECTIVES, "models": MODELS,
+                    "divergences": DIVERGENCES}[what]
         rows = [(n, registry.describe(n)) for n in registry.names()]
     width = max(len(n) for n, _ in rows)
     for name, text in rows:
