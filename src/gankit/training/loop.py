@@ -64,7 +64,7 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
         opt_G.load_state_dict(state["opt_G"])
         opt_D.load_state_dict(state["opt_D"])
         if G_ema is not None:
-            G_ema.load_state_dict(state["G_ema"])
+            G_ema.load_state_dict(state.get("G_ema", state["G"]))  # EMA switched on at resume: start from G
         step, nimg, elapsed = state["step"], state["nimg"], state["elapsed"]
         torch.set_rng_state(state["rng"]["torch"].cpu())
         generator.set_state(state["rng"]["data"].cpu())
