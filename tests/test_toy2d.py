@@ -70,3 +70,26 @@ def test_wasserstein1_closed_forms():
     assert wasserstein1(x, x) == pytest.approx(0.0, abs=1e-9)
     # two point masses: all mass moves between them
     assert wasserstein1(torch.zeros(4, 2), torch.ones(6, 2)) == pytest.approx(math.sqrt(2), rel=1e-9)
+
+
+def test_user_point_sets_csv_and_npy(tmp_path):
+    import numpy as np
+
+    from gankit.config import DataConfig
+    from gankit.data import load_dataset
+    from gankit.errors import GankitError
+
+    pts = np.array([[0.0, 1.0, 0], [2.0, 3.0, 1], [4.0, 5.0, 1]])
+    np.savetxt(tmp_path / "p.csv", pts, delimiter=",")
+    np.save(tmp_path / "p.npy", pts[:, :2])
+    labelled = load_dataset(DataConfig(name="points", path=str(tmp_path / "p.csv")))
+    assert labelled.num_classes == 2 and labelled.labels.tolist() == [0, 1, 1]
+    x, y = labelled.sample(50, torch.Generator().manual_seed(0))
+    assert set(map(tuple, x.tolist())) <= {(0.0, 1.0), (2.0, 3.0), (4.0, 5.0)}  # only the given points
+    assert load_dataset(DataConfig(name="points", path=str(tmp_path / "p.npy"))).labels is None
+    (tmp_path / "bad.csv").write_text("1,2\n3,nan\n")
+    with pytest.raises(GankitError, match="NaN"):
+        load_dataset(DataConfig(name="points", path=str(tmp_path / "bad.csv")))
+    (tmp_path / "text.csv").write_text("a,b\nc,d\n")
+    with pytest.raises(GankitError, match="could not be read"):
+        load_dataset(DataConfig(name="points", path=str(tmp_path / "text.csv")))
