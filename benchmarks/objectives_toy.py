@@ -69,14 +69,19 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel, one torch thread each")
     parser.add_argument("--out", default=str(RESULTS / "objectives_toy.md"))
     args = parser.parse_args()
-    jobs = [(d, o, s) for d in args.data for o in args.objectives for s in range(args.seeds)]
+    # seed-major order, so an interrupted run still has every objective on the first seeds
+    jobs = [(d, o, s) for s in range(args.seeds) for d in args.data for o in args.objectives]
     rows = []
+    partial = Path(args.out).with_suffix(".jsonl")  # one line per finished run, written as it ends
+    partial.write_text("")
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs, initializer=torch.set_num_threads,
                                                                     initargs=(1,)) as pool:
         futures = {pool.submit(run_one, d, o, s, args.steps, Path(tmp)): (d, o, s) for d, o, s in jobs}
         for future in tqdm(as_completed(futures), total=len(jobs), desc="runs"):
             data, name, seed = futures[future]
             rows.append({"data": data, "objective": name, "seed": seed, **future.result()})
+            with open(partial, "a") as f:
+                f.write(json.dumps(rows[-1]) + "\n")
 
     lines = [f"steps: {args.steps or 'preset'}; seeds: {args.seeds}; 2,500 samples; {args.jobs} runs in parallel, "
              "1 torch thread each (s/run is wall time per run under that load)",
