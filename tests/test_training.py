@@ -20,7 +20,7 @@ def small(steps: int = 40, *overrides: str):
 
 def test_short_ring8_training_moves_samples_onto_the_modes(tmp_path):
     ring = toy2d.ring8()
-    cfg = load_config(preset="ring8-ns", overrides=["train.steps=1000", "train.batch_size=256"])
+    cfg = load_config(preset="ring8-ns", overrides=["train.steps=1000", "train.batch_size=256", "train.ema_halflife=0"])
     run0 = train(load_config(preset="ring8-ns", overrides=["train.steps=1"]), run_dir=tmp_path / "r0",
                  progress=False)
     run = train(cfg, run_dir=tmp_path / "r", progress=False)
