@@ -159,3 +159,12 @@ def test_runs_with_ema_sample_from_the_averaged_generator(tmp_path):
     for key, value in state["G_ema"].items():
         assert torch.equal(loaded.G.state_dict()[key], value)
     assert any(not torch.equal(state["G"][k], v) for k, v in state["G_ema"].items())
+
+
+def test_time_limit_stops_early_with_a_checkpoint(tmp_path):
+    run = train(small(10**6, "train.time_limit=1.5", "train.log_every=100000"), run_dir=tmp_path / "r",
+                progress=False)
+    state = load_checkpoint(run / "checkpoint.pt")
+    lines = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
+    assert 0 < state["step"] < 10**6 and lines[-1]["step"] == state["step"]  # the partial interval is logged
+    assert 1.5 <= lines[-1]["time"] < 10

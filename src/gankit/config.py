@@ -78,6 +78,7 @@ class TrainConfig:
     grid_size: int = 64  # samples in the final sample grid
     critic_boost: bool = False  # WGAN reference code: 100 D steps for the first 25 G steps and every 500th
     ema_halflife: int = 0  # images: half-life of an exponential moving average of G's weights; 0 = off
+    time_limit: float = 0.0  # seconds of training after which the run stops early, checkpointed; 0 = none
 
 
 @dataclass
@@ -246,6 +247,8 @@ def validate(cfg: Config) -> None:
     for key in ("steps", "batch_size", "d_steps", "log_every", "ckpt_every", "grid_size"):
         if getattr(t, key) < 1:
             raise GankitError(f"train.{key} must be at least 1, got {getattr(t, key)}")
+    if t.time_limit < 0:
+        raise GankitError(f"train.time_limit must be >= 0 seconds, got {t.time_limit}")
     if t.ema_halflife < 0:
         raise GankitError(f"train.ema_halflife must be >= 0 images, got {t.ema_halflife}")
     o = cfg.objective

@@ -113,19 +113,21 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
             step += 1
             bar.update(1)
 
-            if step % t.log_every == 0 or step == t.steps:
+            # Stop early at train.time_limit (wall-clock budgets), logging the partial interval.
+            out_of_time = bool(t.time_limit) and elapsed + time.perf_counter() - t_log >= t.time_limit
+            if step % t.log_every == 0 or step == t.steps or out_of_time:
                 now = time.perf_counter()
-                elapsed += now - t_log
-                line = {"step": step, "nimg": nimg, "time": round(elapsed, 3)}
-                line.update({k: sums[k].item() / counts[k] for k in sorted(sums)})
-                line["speed/img_per_s"] = (nimg - nimg_log) / max(now - t_log, 1e-9)
+                interval, elapsed = now - t_log, elapsed + now - t_log
+                line = _stats_line(step, nimg, elapsed, sums, counts, nimg_log, interval)
                 _append_jsonl(run_dir / "stats.jsonl", line)
                 bar.set_postfix({"D": f"{line['loss/D']:.3f}", "G": f"{line['loss/G']:.3f}"})
                 sums.clear()
                 counts.clear()
                 t_log, nimg_log = time.perf_counter(), nimg
-            if step % t.ckpt_every == 0 or step == t.steps:
+            if step % t.ckpt_every == 0 or step == t.steps or out_of_time:
                 checkpoint()
+            if out_of_time:
+                break
     except KeyboardInterrupt:
         checkpoint()  # nothing lost: continue with `gankit train --resume RUN`
         raise
@@ -169,6 +171,15 @@ def _schedule(opt: torch.optim.Optimizer, o: OptimConfig, step: int) -> None:
         if o.momentum_end >= 0 and o.name != "adam":
             frac = min(step / max(o.momentum_ramp, 1), 1.0)
             group["momentum"] = o.momentum + frac * (o.momentum_end - o.momentum)
+
+
+def _stats_line(step: int, nimg: int, elapsed: float, sums: dict, counts: dict, nimg_log: int,
+                interval: float) -> dict:
+    """One stats.jsonl line: counters, the interval's mean of every logged scalar, throughput."""
+    line = {"step": step, "nimg": nimg, "time": round(elapsed, 3)}
+    line.update({k: sums[k].item() / counts[k] for k in sorted(sums)})
+    line["speed/img_per_s"] = (nimg - nimg_log) / max(interval, 1e-9)
+    return line
 
 
 def _accumulate(sums: dict, counts: dict, stats: dict[str, torch.Tensor]) -> None:
