@@ -168,3 +168,13 @@ def test_time_limit_stops_early_with_a_checkpoint(tmp_path):
     lines = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
     assert 0 < state["step"] < 10**6 and lines[-1]["step"] == state["step"]  # the partial interval is logged
     assert 1.5 <= lines[-1]["time"] < 10
+
+
+def test_evaluation_at_intervals_goes_into_stats(tmp_path):
+    run = train(small(20, "train.eval_every=10", "train.eval_n=200"), run_dir=tmp_path / "r", progress=False)
+    lines = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
+    evals = [x for x in lines if "eval/modes" in x]
+    assert [x["step"] for x in evals] == [10, 20]
+    assert all(0 <= x["eval/modes"] <= 8 and x["eval/w1"] > 0 for x in evals)
+    with pytest.raises(GankitError, match="can evaluate"):
+        load_config(preset="ring8-ns", overrides=["data.name=moons", "train.eval_every=10"])

@@ -79,6 +79,9 @@ class TrainConfig:
     critic_boost: bool = False  # WGAN reference code: 100 D steps for the first 25 G steps and every 500th
     ema_halflife: int = 0  # images: half-life of an exponential moving average of G's weights; 0 = off
     time_limit: float = 0.0  # seconds of training after which the run stops early, checkpointed; 0 = none
+    eval_every: int = 0  # generator steps between evaluations, logged to stats.jsonl as eval/...; 0 = off
+    eval_metrics: list[str] = field(default_factory=list)  # [] = modes, w1 (2D) or fd, classes (images)
+    eval_n: int = 2500  # samples per evaluation during training
 
 
 @dataclass
@@ -247,6 +250,10 @@ def validate(cfg: Config) -> None:
     for key in ("steps", "batch_size", "d_steps", "log_every", "ckpt_every", "grid_size"):
         if getattr(t, key) < 1:
             raise GankitError(f"train.{key} must be at least 1, got {getattr(t, key)}")
+    if t.eval_every:
+        from gankit.metrics.evaluate import check_training_eval
+
+        check_training_eval(cfg.data.name, t.eval_metrics, t.eval_n)
     if t.time_limit < 0:
         raise GankitError(f"train.time_limit must be >= 0 seconds, got {t.time_limit}")
     if t.ema_halflife < 0:

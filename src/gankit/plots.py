@@ -36,18 +36,22 @@ def plot_losses(stats: list[dict], path: str | Path, *, title: str = "") -> None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [s["step"] for s in stats]
+    keys = sorted({k for s in stats for k in s})
     groups = [
-        ("losses", [k for k in ("loss/D", "loss/G") if stats and k in stats[0]]),
-        ("D outputs", [k for k in ("D/real", "D/fake") if stats and k in stats[0]]),
-        ("estimates", sorted(k for k in (stats[0] if stats else {}) if k.startswith("estimate/"))),
+        ("losses", [k for k in ("loss/D", "loss/G") if k in keys]),
+        ("D outputs", [k for k in ("D/real", "D/fake") if k in keys]),
+        ("estimates", [k for k in keys if k.startswith("estimate/")]),
     ]
+    # one panel per headline evaluation figure (their scales differ): modes, W1, Frechet distance, ...
+    headline = ("eval/modes", "eval/high_quality", "eval/w1", "eval/fd_", "eval/classifier_score_")
+    groups += [(key, [key]) for key in keys if key.startswith(headline) and not key.endswith("_std")][:3]
     groups = [(name, keys) for name, keys in groups if keys]
     fig, axes = plt.subplots(1, max(len(groups), 1), figsize=(4.5 * max(len(groups), 1), 3.4),
                              squeeze=False)
     for ax, (name, keys) in zip(axes[0], groups):
-        for key in keys:
-            ax.plot(steps, [s.get(key, float("nan")) for s in stats], label=key)
+        for key in keys:  # each key on the lines that have it (eval/ lines are separate)
+            points = [(s["step"], s[key]) for s in stats if isinstance(s.get(key), (int, float))]
+            ax.plot([p[0] for p in points], [p[1] for p in points], label=key, marker="." if len(points) < 30 else None)
         if "estimate/value" in keys:  # V(D, G) >= -log 4 at the optimal D (Goodfellow 2014, Thm 1)
             ax.axhline(-math.log(4), color="gray", ls="--", lw=1, label="-log 4")
         ax.set_title(name)

@@ -201,6 +201,42 @@ def evaluate(samples: np.ndarray | torch.Tensor, data: str, *, metrics: list[str
     return result
 
 
+TRAINING_DEFAULTS = {"points": ["modes", "w1"], "image": ["fd", "classes"]}
+
+
+def check_training_eval(data: str, metrics: list[str], n: int) -> None:
+    """Validate train.eval_* at config time, so a bad name fails before training starts."""
+    if data not in IMAGE_DATA and data not in POINT_DATA:
+        valid = ", ".join([*IMAGE_DATA, *POINT_DATA])
+        raise GankitError(f"train.eval_every needs data that gankit can evaluate ({valid}); the run trains on {data!r}")
+    kind = "points" if data in POINT_DATA else "image"
+    for name in metrics:
+        if METRICS.get(name).kind != kind:
+            raise GankitError(f"train.eval_metrics: {name!r} is for {METRICS.get(name).kind} data, not {data!r}")
+    if n < 10:
+        raise GankitError(f"train.eval_n must be at least 10, got {n}")
+
+
+def evaluate_generator(G: torch.nn.Module, cfg, *, seed: int = 0) -> dict[str, float]:
+    """Metrics of a generator during training, as `eval/<name>` scalars (no baseline, fixed latents)."""
+    from gankit.data import to_pixels
+    from gankit.models import sample_z
+
+    t, kind = cfg.train, "points" if cfg.data.name in POINT_DATA else "image"
+    generator = torch.Generator(next(G.parameters()).device).manual_seed(seed)
+    was_training = G.training
+    G.eval()
+    with torch.no_grad():
+        x = torch.cat([G(sample_z(len(idx), cfg.model, generator=generator)).float()
+                       for idx in torch.arange(t.eval_n).split(1000)])
+    G.train(was_training)
+    if kind == "image":
+        x = to_pixels(x, cfg.data.pixel_range)
+    result = evaluate(x.cpu(), cfg.data.name, metrics=t.eval_metrics or TRAINING_DEFAULTS[kind],
+                      root=cfg.data.root, download=cfg.data.download, baseline=False)
+    return {f"eval/{k}": v for k, v in result["metrics"].items()}
+
+
 def _run(names: list[str], s: Samples) -> dict[str, float]:
     out: dict[str, float] = {}
     for name in names:

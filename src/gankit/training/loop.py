@@ -17,6 +17,7 @@ from gankit import plots
 from gankit.config import Config, OptimConfig, TrainConfig, resolve_device, to_dict, validate
 from gankit.data import load_dataset, to_pixels
 from gankit.errors import GankitError
+from gankit.metrics.evaluate import evaluate_generator
 from gankit.models import build_models, sample_z
 from gankit.objectives import make_objective
 from gankit.training.checkpoint import load_checkpoint, save_checkpoint
@@ -124,6 +125,10 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
                 sums.clear()
                 counts.clear()
                 t_log, nimg_log = time.perf_counter(), nimg
+            if t.eval_every and step % t.eval_every == 0:  # metrics of the sampling generator
+                G_eval = G_ema if G_ema is not None else G
+                _append_jsonl(run_dir / "stats.jsonl", {"step": step, "nimg": nimg,
+                                                        **evaluate_generator(G_eval, cfg, seed=t.seed + 2)})
             if step % t.ckpt_every == 0 or step == t.steps or out_of_time:
                 checkpoint()
             if out_of_time:
