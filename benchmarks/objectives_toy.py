@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="override the presets' step budget")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel, one torch thread each")
     parser.add_argument("--out", default=str(RESULTS / "objectives_toy.md"))
+    parser.add_argument("--first", nargs="*", default=[], help="objectives to run first, on every seed")
     parser.add_argument("--resume", action="store_true", help="keep the finished runs in the .jsonl beside --out")
     args = parser.parse_args()
     # Seed-major order, so an interrupted run still has every objective on the first seeds; the
@@ -78,6 +79,7 @@ def main() -> None:
     rows = [json.loads(line) for line in partial.read_text().splitlines()] if args.resume else []
     done = {(r["data"], r["objective"], r["seed"]) for r in rows}
     jobs = [job for job in jobs if job not in done]
+    jobs.sort(key=lambda job: job[1] not in args.first)  # stable: the --first objectives, all seeds, lead
     if not args.resume:
         partial.write_text("")
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs, initializer=torch.set_num_threads,
