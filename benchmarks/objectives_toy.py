@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="override the presets' step budget")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel, one torch thread each")
     parser.add_argument("--out", default=str(RESULTS / "objectives_toy.md"))
+    parser.add_argument("--report-only", action="store_true", help="only summarise the finished runs (with --resume)")
     parser.add_argument("--first", nargs="*", default=[], help="objectives to run first, on every seed")
     parser.add_argument("--resume", action="store_true", help="keep the finished runs in the .jsonl beside --out")
     args = parser.parse_args()
@@ -80,6 +81,8 @@ def main() -> None:
     done = {(r["data"], r["objective"], r["seed"]) for r in rows}
     jobs = [job for job in jobs if job not in done]
     jobs.sort(key=lambda job: job[1] not in args.first)  # stable: the --first objectives, all seeds, lead
+    if args.report_only:
+        jobs = []
     if not args.resume:
         partial.write_text("")
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs, initializer=torch.set_num_threads,
@@ -105,9 +108,9 @@ def main() -> None:
             w1, sec = statistics.mean(r["w1"] for r in rs), statistics.mean(r["seconds"] for r in rs)
             summary[f"{data}/{name}"] = {"modes_min": min(modes), "hq_min": round(min(hq), 1), "w1": round(w1, 4),
                                          "seeds": len(rs)}
-            lines.append(f"| {data} | {name} | {min(modes):.0f} / {statistics.mean(modes):.1f} | "
-                         f"{min(hq):.1f} / {statistics.mean(hq):.1f} | {w1:.4f} | {sec:.1f} |"
-                         + ("" if len(rs) == args.seeds else f" ({len(rs)} of {args.seeds} seeds)"))
+            seeds = "" if len(rs) == args.seeds else f" ({len(rs)} of {args.seeds} seeds)"
+            lines.append(f"| {data} | {name}{seeds} | {min(modes):.0f} / {statistics.mean(modes):.1f} | "
+                         f"{min(hq):.1f} / {statistics.mean(hq):.1f} | {w1:.4f} | {sec:.1f} |")
     full = {"ring8": 8, "grid25": 24}
     winners = [o for o in args.objectives if all(
         f"{d}/{o}" in summary and summary[f"{d}/{o}"]["seeds"] == args.seeds
