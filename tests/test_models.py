@@ -1,5 +1,6 @@
 """Model families: shapes, output ranges, latent distributions, the maxout layer."""
 
+import functools
 import math
 
 import pytest
@@ -7,16 +8,22 @@ import torch
 
 from gankit.config import ModelConfig
 from gankit.models import MODELS, build_models, sample_z
+from gankit.models.conditioning import NATIVE
 from gankit.models.mlp import Maxout
 
 SHAPES = {"mlp2d": (2,), "classic-mlp": (1, 28, 28), "goodfellow2014": (1, 28, 28), "wgan-mlp": (1, 28, 28),
-          "gulrajani2017-conv": (1, 28, 28)}
+          "gulrajani2017-conv": (1, 28, 28), "mirza2014": (1, 28, 28), "lrelu-mlp": (1, 28, 28)}
 
 
 @pytest.mark.parametrize("name", MODELS.names())
 def test_every_model_maps_z_to_data_and_data_to_one_logit(name):
-    cfg = ModelConfig(name=name, z_dim=16)
-    G, D = build_models(cfg, SHAPES[name])
+    if name in NATIVE:  # conditional by construction: G(z, y), D(x, y) (tests/test_conditional.py)
+        cfg = ModelConfig(name=name, z_dim=16, cond=NATIVE[name])
+        G, D = build_models(cfg, SHAPES[name], num_classes=10)
+        G, D = functools.partial(G, y=torch.arange(5)), functools.partial(D, y=torch.arange(5))
+    else:
+        cfg = ModelConfig(name=name, z_dim=16)
+        G, D = build_models(cfg, SHAPES[name])
     z = sample_z(5, cfg, generator=torch.Generator().manual_seed(0))
     x = G(z)
     assert x.shape == (5, *SHAPES[name])

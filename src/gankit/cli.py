@@ -33,11 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="draw samples from a trained run",
                        description="Write n samples as a .png picture, or as .npy float32: images "
-                                   "(N, 1, 28, 28) in [0, 1], 2D points (N, 2) in data units.")
+                                   "(N, 1, 28, 28) in [0, 1], 2D points (N, 2) in data units. For a conditional "
+                                   "run the labels go beside them, in <out>-labels.npy (int64).")
     p.add_argument("run", metavar="RUN", help="a run directory")
-    p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--n", type=int, help="number of samples (default 64); with --grid, samples per class (default 10)")
     p.add_argument("--out", required=True, help="output file, .png or .npy")
     p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    p.add_argument("--class", dest="label", type=int, metavar="Y",
+                   help="conditional runs: draw every sample for class Y (default: labels drawn uniformly)")
+    p.add_argument("--grid", action="store_true", help="conditional runs: one row per class, --n samples each")
 
     p = sub.add_parser("evaluate", help="score a run's samples (or a .npy) against real data",
                        description="Compute the registered metrics (gankit list metrics) for a run or a .npy of "
@@ -59,6 +63,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="weight file to write (default: the one shipped in the package)")
     p.add_argument("--seed", type=int, default=0)
 
+    p = sub.add_parser("theory", help="optimal D, V(D*, G) = -log 4 + 2 JSD, W1 and saturation on known densities",
+                       description="Write a Markdown report (report.md, PNG figures, a CSV per figure) on "
+                                   "Goodfellow et al. 2014, Sec. 4 for p_data = --data against p_g = --model, with "
+                                   "trained discriminators and WGAN critics against the closed forms; with neither, "
+                                   "a default set of 1D and 2D cases. A density SPEC is NAME or NAME:KEY=VALUE,...: "
+                                   "gaussian:mean=0.5,std=1.2 | gaussian:mean=0.2;0.1,std=0.5[,corr=R] (2D) | "
+                                   "mixture:means=-2;2,stds=0.5[,weights=1;3] | ring8[:radius=R,std=S] | "
+                                   "grid25[:std=S] | table:path=FILE.csv (x, density or x, y, density). Quote a SPEC "
+                                   "holding ';' in the shell.")
+    p.add_argument("--data", metavar="SPEC", help="p_data, e.g. ring8 or gaussian:mean=0,std=1")
+    p.add_argument("--model", metavar="SPEC", help="p_g, e.g. gaussian:mean=0.2;0.1,std=0.5")
+    p.add_argument("--out", required=True, help="folder for report.md, its figures and CSVs")
+    p.add_argument("--d-steps", type=int, metavar="N",
+                   help="discriminator steps per case, towards D* (default 1000; 0 skips)")
+    p.add_argument("--critic-steps", type=int, metavar="N",
+                   help="steps per WGAN critic and pair (default 400; 0 skips)")
+    p.add_argument("--saturation-steps", type=int, metavar="N",
+                   help="D steps of the measured saturation (default 200; 0 skips)")
+    p.add_argument("--no-mnist", action="store_true", help="measure the saturation on ring8 only, not mnist-5k")
+    p.add_argument("--w1-samples", type=int, metavar="N", help="samples of each density for W1 in 2D (default 1000)")
+    p.add_argument("--grid-points", type=int, metavar="N",
+                   help="grid points per axis (default: chosen from the densities)")
+    p.add_argument("--seed", type=int, metavar="N", help="seed of every network and sample (default 0)")
+    p.add_argument("--threads", type=int, default=0, metavar="N", help="torch CPU threads (default: torch's own)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     p = sub.add_parser("list", help="list presets, datasets, objectives, models, f-divergences or metrics")
     p.add_argument("what", choices=LISTS)
     return parser
@@ -78,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "features":
             return _features(args)
+        if args.command == "theory":
+            return _theory(args)
         return _list(args.what)
     except GankitError as e:
         print(f"gankit: error: {e}", file=sys.stderr)
@@ -118,24 +150,42 @@ def _train(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     import numpy as np
+    import torch
 
     from gankit import plots
-    from gankit.training import load, sample
+    from gankit.training import draw_labels, load, sample
 
     out = Path(args.out)
     if out.suffix not in (".png", ".npy"):
         raise GankitError(f"--out {args.out!r} must end in .png or .npy")
     if not out.parent.is_dir():
         raise GankitError(f"the folder of --out {args.out!r} does not exist")
+    if args.grid and args.label is not None:
+        raise GankitError("give --class Y (samples of one class) or --grid (one row per class), not both")
     run = load(args.run)
-    x = sample(run, args.n, seed=args.seed, progress=True)
+    if (args.grid or args.label is not None) and not run.num_classes:
+        raise GankitError(f"run {args.run!r} is unconditional (model.cond='none'): it takes no class label; "
+                          "sample it without --class or --grid")
+    n = args.n if args.n is not None else (10 if args.grid else 64)
+    if n < 1:
+        raise GankitError(f"--n must be at least 1, got {n}")
+    if args.grid:  # rows of n samples: class 0, class 1, ...
+        y = torch.arange(run.num_classes).repeat_interleave(n)
+    else:
+        y = draw_labels(run, n, args.label, seed=args.seed)
+    x = sample(run, len(y) if y is not None else n, seed=args.seed, labels=y, progress=True)
     if out.suffix == ".npy":
         np.save(out, x)
     elif x.ndim == 4:
-        plots.save_grid(x, out)
+        plots.save_grid(x, out, cols=n if args.grid else None)
     else:
-        plots.plot_scatter(np.empty((0, 2)), x, out, title=f"{run.config.name}: {args.n} samples")
+        plots.plot_scatter(np.empty((0, 2)), x, out, title=f"{run.config.name}: {len(x)} samples",
+                           fake_labels=None if y is None else y.numpy())
     print(f"wrote {len(x)} samples {tuple(x.shape[1:])} to {out}")
+    if y is not None and (out.suffix == ".npy" or (args.label is None and not args.grid)):  # random labels
+        labels = out.with_name(f"{out.stem}-labels.npy")
+        np.save(labels, y.numpy())
+        print(f"wrote their labels ({len(y)},) to {labels}")
     return 0
 
 
@@ -169,6 +219,29 @@ def _evaluate(args: argparse.Namespace) -> int:
     out.with_suffix(".md").write_text(text)
     print(text)
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+    return 0
+
+
+def _theory(args: argparse.Namespace) -> int:
+    import torch
+
+    from gankit.theory.report import TheoryOptions, make_case, theory_report
+
+    if (args.data is None) != (args.model is None):
+        raise GankitError("give both --data SPEC and --model SPEC (p_data and p_g), or neither for the default cases")
+    given = {"d_steps": args.d_steps, "critic_steps": args.critic_steps, "saturation_steps": args.saturation_steps,
+             "w1_samples": args.w1_samples, "grid_points": args.grid_points, "seed": args.seed}
+    options = TheoryOptions(mnist=not args.no_mnist, **{k: v for k, v in given.items() if v is not None})
+    options.validate()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cases = None if args.data is None else [make_case(args.data, args.model, grid_points=args.grid_points)]
+    summary = theory_report(args.out, cases, options=options, progress=not args.no_progress)
+    for i, case in enumerate(summary["cases"], 1):
+        r = case["theorem1"]
+        print(f"case {i}: {case['data']} vs {case['model']}: V(D*, G) = {r['value_at_optimum']:.9f}, "
+              f"-log 4 + 2 JSD = {r['minus_log4_plus_2jsd']:.9f}, W1 = {case['w1']['w1']:.6f}")
+    print(f"wrote {Path(args.out) / 'report.md'} ({summary['seconds']:.0f} s)")
     return 0
 
 

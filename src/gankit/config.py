@@ -33,12 +33,15 @@ class DataConfig:
 class ModelConfig:
     name: str = "mlp2d"  # a registered model family (`gankit list models`)
     z_dim: int = 8  # latent dimension
-    z_dist: str = "normal"  # "normal": N(0, I); "uniform": U(-sqrt 3, sqrt 3), unit variance
+    z_dist: str = "normal"  # "normal": N(0, I); "uniform": U(-sqrt 3, sqrt 3), unit variance; "uniform01": U(0, 1)
     g_hidden: list[int] = field(default_factory=list)  # G hidden widths; [] = the family's own
     d_hidden: list[int] = field(default_factory=list)  # D hidden widths; [] = the family's own
     maxout_pieces: int = 5  # pieces per maxout unit (goodfellow2014 D)
     d_dropout_input: float = 0.0  # dropout probability on D's input (goodfellow2014: 0.2)
     d_dropout: float = 0.0  # dropout probability on D's hidden layers (goodfellow2014: 0.5)
+    g_dropout: float = 0.0  # dropout probability on G's hidden layers (mirza2014: 0.5)
+    cond: str = "none"  # labels y into G and D: "none", "concat", "embed", "projection" (models/conditioning.py)
+    embed_dim: int = 16  # width of the learned label embedding (cond = "embed")
 
 
 @dataclass
@@ -271,9 +274,12 @@ def validate(cfg: Config) -> None:
         raise GankitError(f"train.threads must be >= 0, got {t.threads}")
     if cfg.model.z_dim < 1:
         raise GankitError(f"model.z_dim must be at least 1, got {cfg.model.z_dim}")
-    if cfg.model.z_dist not in ("normal", "uniform"):
-        raise GankitError(f"model.z_dist {cfg.model.z_dist!r} is not one of: normal, uniform")
-    for key in ("d_dropout_input", "d_dropout"):
+    if cfg.model.z_dist not in ("normal", "uniform", "uniform01"):
+        raise GankitError(f"model.z_dist {cfg.model.z_dist!r} is not one of: normal, uniform, uniform01")
+    from gankit.models.conditioning import check_conditioning
+
+    check_conditioning(cfg.model)
+    for key in ("d_dropout_input", "d_dropout", "g_dropout"):
         if not 0.0 <= getattr(cfg.model, key) < 1.0:
             raise GankitError(f"model.{key} must be in [0, 1), got {getattr(cfg.model, key)}")
     lo_hi = cfg.data.pixel_range

@@ -10,10 +10,10 @@ import numpy as np
 from PIL import Image
 
 
-def save_grid(images: np.ndarray, path: str | Path, *, pad: int = 2) -> None:
-    """Tile images (N, C, H, W) in [0, 1] into a near-square grid PNG (C = 1 or 3)."""
+def save_grid(images: np.ndarray, path: str | Path, *, pad: int = 2, cols: int | None = None) -> None:
+    """Tile images (N, C, H, W) in [0, 1] into a grid PNG (C = 1 or 3), `cols` wide (default near-square)."""
     n, c, h, w = images.shape
-    cols = math.ceil(math.sqrt(n))
+    cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, c), dtype=np.float32)
     for i, img in enumerate(images):
@@ -65,16 +65,23 @@ def plot_losses(stats: list[dict], path: str | Path, *, title: str = "") -> None
     plt.close(fig)
 
 
-def plot_scatter(real: np.ndarray, fake: np.ndarray, path: str | Path, *, title: str = "") -> None:
-    """Real against generated 2D points (N, 2), on shared axes."""
+def plot_scatter(real: np.ndarray, fake: np.ndarray, path: str | Path, *, title: str = "",
+                 fake_labels: np.ndarray | None = None) -> None:
+    """Real against generated 2D points (N, 2), on shared axes; generated points coloured by their
+    class when `fake_labels` (N,) are given (conditional GANs)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.scatter(real[:, 0], real[:, 1], s=4, alpha=0.4, label="real", color="tab:blue")
-    ax.scatter(fake[:, 0], fake[:, 1], s=4, alpha=0.4, label="generated", color="tab:orange")
+    if fake_labels is None:
+        ax.scatter(real[:, 0], real[:, 1], s=4, alpha=0.4, label="real", color="tab:blue")
+        ax.scatter(fake[:, 0], fake[:, 1], s=4, alpha=0.4, label="generated", color="tab:orange")
+    else:
+        ax.scatter(real[:, 0], real[:, 1], s=4, alpha=0.3, label="real", color="0.6")
+        ax.scatter(fake[:, 0], fake[:, 1], s=4, alpha=0.6, label="generated, coloured by y", c=fake_labels,
+                   cmap="tab20" if fake_labels.max() >= 10 else "tab10")
     ax.set_aspect("equal")
     ax.legend(loc="upper right", markerscale=3)
     if title:

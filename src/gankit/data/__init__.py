@@ -1,5 +1,5 @@
 """Datasets: MNIST-style IDX images, the embedded 5k digits, and 2D toy distributions."""
 
-from gankit.data.sets import DATASETS, DistributionData, TensorData, load_dataset, to_pixels
+from gankit.data.sets import DATASETS, DistributionData, TensorData, conditional_classes, load_dataset, to_pixels
 
-__all__ = ["DATASETS", "DistributionData", "TensorData", "load_dataset", "to_pixels"]
+__all__ = ["DATASETS", "DistributionData", "TensorData", "conditional_classes", "load_dataset", "to_pixels"]

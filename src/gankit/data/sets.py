@@ -48,6 +48,11 @@ class TensorData:
             x = x.float() * ((high - low) / 255.0) + low
         return x, (self.labels[idx] if self.labels is not None else None)
 
+    def sample_labels(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """n labels (n,) drawn as the data holds them, p(y): the labels a conditional G is asked for."""
+        idx = torch.randint(len(self), (n,), generator=generator, device=self.x.device)
+        return self.labels[idx]
+
 
 class DistributionData:
     """A 2D distribution with a sampler (and, for mixtures, an exact `log_prob`)."""
@@ -65,6 +70,10 @@ class DistributionData:
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.distribution.sample(n, generator)
 
+    def sample_labels(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """n labels (n,) from p(y): uniform, as the mixtures' components are equally likely."""
+        return torch.randint(self.num_classes, (n,), generator=generator, device=generator.device)
+
 
 def to_pixels(x: torch.Tensor, pixel_range: list[float] | tuple[float, float]) -> torch.Tensor:
     """Map images from the model's `pixel_range` to [0, 1] pixel scale (clamped)."""
@@ -77,6 +86,18 @@ DATASETS: Registry[Callable[[DataConfig], TensorData | DistributionData]] = Regi
 
 def load_dataset(cfg: DataConfig) -> TensorData | DistributionData:
     return DATASETS.get(cfg.name)(cfg)
+
+
+def conditional_classes(data: TensorData | DistributionData, name: str, cond: str) -> int:
+    """How many classes a run conditions on: 0 when `cond` is "none", else the number of labels
+    in the data (largest label + 1); data without labels cannot be trained conditionally."""
+    if cond == "none":
+        return 0
+    if not data.num_classes:
+        raise GankitError(f"dataset {name!r} has no labels, so model.cond={cond!r} cannot train on it; labelled "
+                          "data: mnist, fashion-mnist, mnist-5k, ring8, grid25, moons, points with a label column "
+                          "(or set model.cond=none)")
+    return data.num_classes
 
 
 def _images(images: np.ndarray, labels: np.ndarray, cfg: DataConfig) -> TensorData:

@@ -218,17 +218,24 @@ def check_training_eval(data: str, metrics: list[str], n: int) -> None:
 
 
 def evaluate_generator(G: torch.nn.Module, cfg, *, seed: int = 0) -> dict[str, float]:
-    """Metrics of a generator during training, as `eval/<name>` scalars (no baseline, fixed latents)."""
+    """Metrics of a generator during training, as `eval/<name>` scalars (no baseline, fixed latents).
+    A conditional G (with `num_classes`) is asked for every class in turn: labels i mod num_classes."""
     from gankit.data import to_pixels
     from gankit.models import sample_z
 
     t, kind = cfg.train, "points" if cfg.data.name in POINT_DATA else "image"
-    generator = torch.Generator(next(G.parameters()).device).manual_seed(seed)
+    device = next(G.parameters()).device
+    generator = torch.Generator(device).manual_seed(seed)
+    num_classes = getattr(G, "num_classes", 0)
+
+    def draw(idx: torch.Tensor) -> torch.Tensor:
+        z = sample_z(len(idx), cfg.model, generator=generator)
+        return (G(z) if not num_classes else G(z, idx.to(device) % num_classes)).float()
+
     was_training = G.training
     G.eval()
     with torch.no_grad():
-        x = torch.cat([G(sample_z(len(idx), cfg.model, generator=generator)).float()
-                       for idx in torch.arange(t.eval_n).split(1000)])
+        x = torch.cat([draw(idx) for idx in torch.arange(t.eval_n).split(1000)])
     G.train(was_training)
     if kind == "image":
         x = to_pixels(x, cfg.data.pixel_range)

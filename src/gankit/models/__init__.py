@@ -1,4 +1,7 @@
-"""Model families: each builds a (G, D) pair for a data shape; D returns logits (N,)."""
+"""Model families: each builds a (G, D) pair for a data shape; D returns logits (N,).
+
+Conditional models (model.cond != "none") are called G(z, y) and D(x, y); see conditioning.py.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,13 @@ import torch
 from torch import nn
 
 from gankit.config import ModelConfig
+from gankit.errors import GankitError
 from gankit.models import conv, mlp
+from gankit.models.conditioning import NATIVE, condition
 from gankit.registry import Registry
 
-Builder = Callable[[ModelConfig, tuple[int, ...]], tuple[nn.Module, nn.Module]]
+# (cfg, shape) -> (G, D); the families in conditioning.NATIVE also take num_classes.
+Builder = Callable[..., tuple[nn.Module, nn.Module]]
 MODELS: Registry[Builder] = Registry("model")
 MODELS.add("mlp2d", mlp.toy_mlp, "toy MLPs for 2D data: ReLU G, LeakyReLU D, 3 x 128 hidden")
 MODELS.add("classic-mlp", mlp.classic_mlp,
@@ -22,17 +28,32 @@ MODELS.add("gulrajani2017-conv", conv.gulrajani2017,
            "WGAN-GP MNIST convnets: deconv G with sigmoid, LeakyReLU conv critic, no batch norm")
 MODELS.add("goodfellow2014", mlp.goodfellow2014,
            "Goodfellow et al. 2014 MNIST: G 1200-1200 ReLU, sigmoid out; D maxout 240x5 x2, dropout")
+MODELS.add("lrelu-mlp", mlp.lrelu_mlp,
+           "modern image MLPs: G 256-512-1024 batch norm + LeakyReLU, Tanh out; D 512-256 LeakyReLU")
+MODELS.add("mirza2014", mlp.mirza2014,
+           "Mirza & Osindero 2014 conditional MNIST: z and y branches into G, x and y into a maxout D (cond=concat)")
 
 
-def build_models(cfg: ModelConfig, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    return MODELS.get(cfg.name)(cfg, tuple(shape))
+def build_models(cfg: ModelConfig, shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    """G and D of the family `cfg.name` for data of `shape`; conditioned on `num_classes` labels
+    (the number in the data) when `cfg.cond` is not "none"."""
+    build = MODELS.get(cfg.name)
+    if cfg.cond == "none":
+        return build(cfg, tuple(shape))
+    if num_classes < 1:
+        raise GankitError(f"model.cond={cfg.cond!r} needs labelled data (at least one class)")
+    if cfg.name in NATIVE:
+        return build(cfg, tuple(shape), num_classes)
+    return condition(build, cfg, tuple(shape), num_classes)
 
 
 def sample_z(n: int, cfg: ModelConfig, *, generator: torch.Generator) -> torch.Tensor:
-    """Latents (n, z_dim) on the generator's device: N(0, I), or U(-sqrt 3, sqrt 3) (unit variance,
-    as pylearn2's `uniform` noise in the 2014 code)."""
+    """Latents (n, z_dim) on the generator's device: N(0, I), U(-sqrt 3, sqrt 3) (unit variance, as
+    pylearn2's `uniform` noise in the 2014 code) or U(0, 1) (the unit hypercube of Mirza & Osindero 2014)."""
     device = generator.device
     if cfg.z_dist == "uniform":
         u = torch.rand(n, cfg.z_dim, generator=generator, device=device)
         return (2 * u - 1) * math.sqrt(3)
+    if cfg.z_dist == "uniform01":
+        return torch.rand(n, cfg.z_dim, generator=generator, device=device)
     return torch.randn(n, cfg.z_dim, generator=generator, device=device)

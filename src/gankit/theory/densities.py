@@ -18,7 +18,11 @@ from gankit.errors import GankitError
 
 
 class Density(Protocol):
-    """Anything with an exact, normalised log density: log_prob(x (M, d) float64) -> (M,)."""
+    """Anything with an exact, normalised log density: log_prob(x (M, d) float64) -> (M,).
+
+    The densities here (and `gankit.data.toy2d.GaussianMixture`) can also be sampled:
+    sample(n, generator) -> (points (n, d), labels or None), the convention of `gankit.data.toy2d`.
+    """
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor: ...
 
@@ -88,6 +92,10 @@ class Gaussian1D:
         z = (x[:, 0] - self.mean) / self.std
         return -0.5 * z**2 - math.log(self.std) - 0.5 * math.log(2 * math.pi)
 
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, None]:
+        """(n, 1) float64 draws mean + std * N(0, 1)."""
+        return self.mean + self.std * torch.randn(n, 1, generator=generator, dtype=torch.float64), None
+
 
 class Mixture1D:
     """Σ_k w_k N(mean_k, std_k²); weights default to equal and are normalised to sum to one."""
@@ -106,6 +114,12 @@ class Mixture1D:
         log_normal = -0.5 * z**2 - self.stds.log() - 0.5 * math.log(2 * math.pi)
         return torch.logsumexp(log_normal + self.weights.log(), dim=1)
 
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(n, 1) float64 draws and their component index (n,) as the label."""
+        k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        noise = torch.randn(n, generator=generator, dtype=torch.float64)
+        return (self.means[k] + self.stds[k] * noise)[:, None], k
+
 
 class Gaussian2D:
     """N(mean, cov) in the plane, with a full 2 by 2 covariance."""
@@ -122,6 +136,11 @@ class Gaussian2D:
         """x (M, 2) -> (M,): -½ |L⁻¹(x - mean)|² - log det L - log 2π."""
         white = torch.linalg.solve_triangular(self.chol, (x - self.mean).T, upper=False)  # (2, M)
         return -0.5 * white.pow(2).sum(0) - self.chol.diagonal().log().sum() - math.log(2 * math.pi)
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, None]:
+        """(n, 2) float64 draws mean + L z with z ~ N(0, I), so their covariance is L Lᵀ = cov."""
+        z = torch.randn(n, 2, generator=generator, dtype=torch.float64)
+        return self.mean + z @ self.chol.T, None
 
 
 class Tabulated:
@@ -152,3 +171,40 @@ class Tabulated:
         out = torch.full((x.shape[0],), -math.inf, dtype=torch.float64)
         out[inside] = self.density[flat[inside]].log()
         return out
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, None]:
+        """(n, d) float64 draws: a grid cell with probability density * cell, then a uniform point in it."""
+        idx = torch.multinomial(self.density, n, replacement=True, generator=generator)
+        jitter = torch.rand(n, self.grid.dim, generator=generator, dtype=torch.float64) - 0.5
+        return self.grid.points[idx] + jitter * self.grid.step, None
+
+
+class Blend:
+    """The mixture (1 - t) p + t q of two densities on the same space, t in [0, 1].
+
+    Used to walk p_g towards p_data: Blend(p_data, p_g, t) is p_data at t = 0 and p_g at t = 1, and
+    JSD(p_data || Blend(p_data, p_g, t)) is convex in t with its minimum 0 at t = 0 (Theorem 1's minimum).
+    """
+
+    def __init__(self, p: Density, q: Density, t: float):
+        if not 0 <= t <= 1:
+            raise GankitError(f"Blend needs a weight t in [0, 1], got {t}")
+        self.p, self.q, self.t = p, q, float(t)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """x (M, d) -> (M,): log((1 - t) p + t q)."""
+        return self.mix_logs(self.p.log_prob(x).to(torch.float64), self.q.log_prob(x).to(torch.float64), self.t)
+
+    @staticmethod
+    def mix_logs(logp: torch.Tensor, logq: torch.Tensor, t: float) -> torch.Tensor:
+        """log((1 - t) p + t q) from log p and log q, with log 0 = -inf for the weights at t = 0 and t = 1."""
+        log_wp = math.log(1 - t) if t < 1 else -math.inf
+        log_wq = math.log(t) if t > 0 else -math.inf
+        return torch.logaddexp(logp + log_wp, logq + log_wq)
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, None]:
+        """(n, d) float64 draws: from q with probability t, else from p."""
+        from_q = torch.rand(n, generator=generator) < self.t
+        xp = self.p.sample(n, generator)[0].to(torch.float64)
+        xq = self.q.sample(n, generator)[0].to(torch.float64)
+        return torch.where(from_q[:, None], xq, xp), None

@@ -3,6 +3,9 @@
 With D = sigmoid(l) and l D's logit on a fake sample: the minimax loss log(1 - D) has dL/dl = -D, which
 vanishes when D confidently rejects the fakes (D -> 0, early in training); the non-saturating loss -log D
 has dL/dl = -(1 - D), which tends to -1 there. Both losses are minimised by G.
+
+`measure_generator_gradients` shows the same on real networks: G's parameter gradient norm under each loss
+early in training, while D learns to reject G's samples.
 """
 
 from __future__ import annotations
@@ -33,3 +36,58 @@ def generator_gradients(d_of_g_z: torch.Tensor) -> dict[str, torch.Tensor]:
         (grad,) = torch.autograd.grad(g_loss(logit) * d.shape[0], logit)
         out[f"{name}/autograd"] = grad.abs()
     return out
+
+
+def measure_generator_gradients(preset: str, *, overrides: tuple[str, ...] = (), steps: int = 200,
+                                measure_every: int = 10, train_g: bool = False, seed: int = 0,
+                                batch_size: int | None = None) -> list[dict[str, float]]:
+    """|grad_θG L| for L = E log(1 - D(G(z))) (minimax) and -E log D(G(z)) (ns) as D trains, on a preset.
+
+    The preset's data, models, D optimizer and objective are used as in `gankit train`. D takes `steps`
+    steps on real batches against G's samples; G stays at its initialisation unless `train_g`, the situation
+    early in training where D learns to reject G's samples faster than G improves. Every `measure_every`
+    steps both losses are differentiated on one fixed batch of latents (no G update from that).
+
+    Returns rows {step, d_fake (mean D(G(z)) on that batch), minimax (its |grad|), ns (its |grad|), ratio}.
+    By the chain rule each sample's gradient is dL/dl times grad_θ l with |dL/dl| = D under minimax and
+    1 - D under ns (`generator_gradients`), so ratio = minimax / ns is close to D / (1 - D) when D(G(z))
+    is about the same on every sample.
+    """
+    from gankit.config import load_config
+    from gankit.data import load_dataset
+    from gankit.models import build_models, sample_z
+    from gankit.objectives import make_objective
+    from gankit.training.loop import make_optimizer
+    from gankit.training.steps import d_step, g_step, grad_norm  # here: `import gankit.theory` stays light
+
+    extra = [f"train.seed={seed}"] + ([f"train.batch_size={batch_size}"] if batch_size else [])
+    cfg = load_config(preset=preset, overrides=[*overrides, *extra])
+    torch.manual_seed(seed)
+    dataset = load_dataset(cfg.data)
+    G, D = build_models(cfg.model, dataset.shape)
+    opt_D, opt_G = make_optimizer(D, cfg.opt_D), make_optimizer(G, cfg.opt_G)
+    objective = make_objective(cfg.objective)
+    generator = torch.Generator().manual_seed(seed)
+    z_fixed = sample_z(cfg.train.batch_size, cfg.model, generator=generator)
+    n = cfg.train.batch_size
+    rows = []
+    for step in range(steps + 1):
+        if step % measure_every == 0 or step == steps:
+            row: dict[str, float] = {"step": step}
+            for name, g_loss in (("minimax", adversarial.minimax_g_loss), ("ns", adversarial.ns_g_loss)):
+                G.zero_grad(set_to_none=True)
+                fake_out = D(G(z_fixed))  # (N,) logits
+                g_loss(fake_out).backward()
+                row[name] = float(grad_norm(G))
+            row["d_fake"] = float(torch.sigmoid(fake_out.detach()).mean())  # the same D and z for both losses
+            row["ratio"] = row["minimax"] / row["ns"]
+            rows.append(row)
+            G.zero_grad(set_to_none=True)
+            D.zero_grad(set_to_none=True)
+        if step == steps:
+            break
+        d_step(G, D, opt_D, objective=objective, real=dataset.sample(n, generator)[0],
+               z=sample_z(n, cfg.model, generator=generator), index=step)
+        if train_g:
+            g_step(G, D, opt_G, objective=objective, z=sample_z(n, cfg.model, generator=generator))
+    return rows

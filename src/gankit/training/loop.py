@@ -1,5 +1,7 @@
 """The training loop: `train(cfg) -> run_dir`, read top to bottom (Goodfellow et al. 2014, Alg. 1:
-k discriminator steps, each on a fresh real batch, then one generator step)."""
+k discriminator steps, each on a fresh real batch, then one generator step). With `model.cond`
+set, the real batch's labels go to D and its fakes, and G is asked for labels drawn from p(y)
+(Mirza & Osindero 2014)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from tqdm.auto import tqdm
 
 from gankit import plots
 from gankit.config import Config, OptimConfig, TrainConfig, resolve_device, to_dict, validate
-from gankit.data import load_dataset, to_pixels
+from gankit.data import conditional_classes, load_dataset, to_pixels
 from gankit.errors import GankitError
 from gankit.metrics.evaluate import evaluate_generator
 from gankit.models import build_models, sample_z
@@ -45,7 +47,8 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     # torch.Generator on the device draws data batches and latents, so a run is reproducible.
     torch.manual_seed(t.seed)
     dataset = load_dataset(cfg.data).to(device)
-    G, D = build_models(cfg.model, dataset.shape)
+    num_classes = conditional_classes(dataset, cfg.data.name, cfg.model.cond)  # 0: unconditional
+    G, D = build_models(cfg.model, dataset.shape, num_classes)
     G.to(device).train()
     D.to(device).train()
     opt_G, opt_D = make_optimizer(G, cfg.opt_G), make_optimizer(D, cfg.opt_D)
@@ -84,12 +87,12 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
         rng = {"torch": torch.get_rng_state(), "data": generator.get_state().cpu()}
         if device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(device)
-        save_checkpoint({"config": to_dict(cfg), "shape": list(dataset.shape), "step": step,
-                         "nimg": nimg, "elapsed": elapsed, "G": G.state_dict(), "D": D.state_dict(),
+        save_checkpoint({"config": to_dict(cfg), "shape": list(dataset.shape), "num_classes": num_classes,
+                         "step": step, "nimg": nimg, "elapsed": elapsed, "G": G.state_dict(), "D": D.state_dict(),
                          "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "rng": rng,
                          **({"G_ema": G_ema.state_dict()} if G_ema is not None else {})},
                         run_dir / CHECKPOINT)
-        _save_pictures(cfg, run_dir, G_ema if G_ema is not None else G, dataset, step)
+        _save_pictures(cfg, run_dir, G_ema if G_ema is not None else G, dataset, step, num_classes)
 
     # The loop. Stats stay tensors until a log line, so no step waits for the device.
     sums: dict[str, torch.Tensor] = {}
@@ -102,13 +105,15 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
             _schedule(opt_G, cfg.opt_G, step)
             _schedule(opt_D, cfg.opt_D, step)
             for _ in range(critic_steps(step, t)):  # k D steps, each on a fresh real batch
-                real, _ = dataset.sample(t.batch_size, generator)
+                real, labels = dataset.sample(t.batch_size, generator)
                 z = sample_z(t.batch_size, cfg.model, generator=generator)
-                _accumulate(sums, counts, d_step(G, D, opt_D, objective=objective, real=real, z=z,
+                y = labels if num_classes else None  # conditional: fakes for the real batch's labels
+                _accumulate(sums, counts, d_step(G, D, opt_D, objective=objective, real=real, z=z, y=y,
                                                  index=nimg // t.batch_size))
                 nimg += t.batch_size  # real images shown to D
             z = sample_z(t.batch_size, cfg.model, generator=generator)
-            _accumulate(sums, counts, g_step(G, D, opt_G, objective=objective, z=z))
+            y = dataset.sample_labels(t.batch_size, generator) if num_classes else None  # y ~ p(y)
+            _accumulate(sums, counts, g_step(G, D, opt_G, objective=objective, z=z, y=y))
             if G_ema is not None:  # beta per step from a half-life in images (Karras et al. 2019)
                 update_ema(G_ema, G, beta=0.5 ** (t.batch_size / t.ema_halflife))
             step += 1
@@ -194,21 +199,29 @@ def _accumulate(sums: dict, counts: dict, stats: dict[str, torch.Tensor]) -> Non
 
 
 @torch.no_grad()
-def _save_pictures(cfg: Config, run_dir: Path, G: torch.nn.Module, dataset, step: int) -> None:
-    """The sample grid (images) or real-vs-generated scatter (2D), and the loss curves."""
-    fixed = torch.Generator(next(G.parameters()).device).manual_seed(cfg.train.seed + 1)
+def _save_pictures(cfg: Config, run_dir: Path, G: torch.nn.Module, dataset, step: int, num_classes: int) -> None:
+    """The sample grid (images; one row per class when conditional) or real-vs-generated scatter
+    (2D; coloured by class when conditional), and the loss curves."""
+    device = next(G.parameters()).device
+    fixed = torch.Generator(device).manual_seed(cfg.train.seed + 1)
     was_training = G.training
     G.eval()
     title = f"{cfg.name}, step {step}"
     if dataset.kind == "image":
-        z = sample_z(cfg.train.grid_size, cfg.model, generator=fixed)
-        plots.save_grid(to_pixels(G(z), cfg.data.pixel_range).float().cpu().numpy(),
-                        run_dir / "samples.png")
+        cols = math.ceil(math.sqrt(cfg.train.grid_size)) if num_classes else None
+        n = num_classes * cols if num_classes else cfg.train.grid_size
+        y = torch.arange(n, device=device) // cols if num_classes else None  # row i: class i
+        z = sample_z(n, cfg.model, generator=fixed)
+        x = G(z) if y is None else G(z, y)
+        plots.save_grid(to_pixels(x, cfg.data.pixel_range).float().cpu().numpy(), run_dir / "samples.png",
+                        cols=cols)
     else:
         z = sample_z(2000, cfg.model, generator=fixed)
         real, _ = dataset.sample(2000, fixed)
-        plots.plot_scatter(real.float().cpu().numpy(), G(z).float().cpu().numpy(),
-                           run_dir / "scatter.png", title=title)
+        y = torch.arange(2000, device=device) % num_classes if num_classes else None
+        fake = G(z) if y is None else G(z, y)
+        plots.plot_scatter(real.float().cpu().numpy(), fake.float().cpu().numpy(), run_dir / "scatter.png",
+                           title=title, fake_labels=None if y is None else y.cpu().numpy())
     G.train(was_training)
     stats = plots.read_stats(run_dir / "stats.jsonl")
     if stats:

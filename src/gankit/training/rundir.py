@@ -5,6 +5,7 @@ A run directory holds config.json, stats.jsonl, checkpoint.pt and pictures (see 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,7 @@ class Run:
     step: int
     nimg: int
     shape: tuple[int, ...]
+    num_classes: int = 0  # classes G and D are conditioned on; 0 = unconditional
 
 
 def load(run_dir: str | Path, device: str = "cpu") -> Run:
@@ -53,7 +55,8 @@ def load(run_dir: str | Path, device: str = "cpu") -> Run:
     state = load_checkpoint(path / CHECKPOINT, map_location=device)
     cfg = from_dict(state["config"])
     shape = tuple(state["shape"])
-    G, D = build_models(cfg.model, shape)
+    num_classes = int(state.get("num_classes", 0))
+    G, D = build_models(cfg.model, shape, num_classes)
     try:
         G.load_state_dict(state.get("G_ema", state["G"]))  # sample from the EMA generator when there is one
         D.load_state_dict(state["D"])
@@ -62,21 +65,54 @@ def load(run_dir: str | Path, device: str = "cpu") -> Run:
                           f"{str(e).splitlines()[0]}") from None
     G.to(device).eval()
     D.to(device).eval()
-    return Run(path, cfg, G, D, state["step"], state["nimg"], shape)
+    return Run(path, cfg, G, D, state["step"], state["nimg"], shape, num_classes)
+
+
+def draw_labels(run: Run, n: int, labels: int | Sequence[int] | np.ndarray | torch.Tensor | None = None, *,
+                seed: int = 0) -> torch.Tensor | None:
+    """The labels (n,) int64 that `sample` asks a conditional G for, checked against the run.
+
+    `labels`: None draws them uniformly from the run's classes (seeded by `seed`); an int asks for
+    that class n times; a sequence gives one label per sample. None for an unconditional run.
+    """
+    if not run.num_classes:
+        if labels is not None:
+            raise GankitError(f"run {str(run.path)!r} is unconditional (model.cond='none'): it takes no class "
+                              "labels; sample it without them (no --class, no --grid)")
+        return None
+    c = run.num_classes
+    if labels is None:
+        return torch.randint(c, (n,), generator=torch.Generator().manual_seed(seed))
+    if isinstance(labels, (int, np.integer)):
+        labels = [int(labels)] * n
+    y = torch.as_tensor(np.asarray(labels))
+    if y.shape != (n,) or y.is_floating_point() or y.is_complex():
+        raise GankitError(f"need {n} integer labels, one per sample; got {y.dtype} of shape {tuple(y.shape)}")
+    y = y.long()
+    bad = y[(y < 0) | (y >= c)]
+    if len(bad):
+        raise GankitError(f"class {bad[0].item()} is out of range: run {str(run.path)!r} has {c} classes, "
+                          f"0 to {c - 1}")
+    return y
 
 
 @torch.no_grad()
-def sample(run: Run, n: int, *, seed: int = 0, batch_size: int = 1000,
-           progress: bool = False) -> np.ndarray:
-    """n samples as float32: images (n, C, H, W) in [0, 1] pixel scale, points (n, 2) in data units."""
+def sample(run: Run, n: int, *, seed: int = 0, labels: int | Sequence[int] | np.ndarray | torch.Tensor | None = None,
+           batch_size: int = 1000, progress: bool = False) -> np.ndarray:
+    """n samples as float32: images (n, C, H, W) in [0, 1] pixel scale, points (n, 2) in data units.
+
+    A conditional run draws them from G(z | y) for `labels` (see `draw_labels`: an int, one label
+    per sample, or None for labels drawn uniformly with `seed`).
+    """
     if n < 1:
         raise GankitError(f"--n must be at least 1, got {n}")
+    y = draw_labels(run, n, labels, seed=seed)
     device = next(run.G.parameters()).device
     generator = torch.Generator(device).manual_seed(seed)
     out = []
     for start in tqdm(range(0, n, batch_size), desc="sampling", unit="batch", disable=not progress):
         z = sample_z(min(batch_size, n - start), run.config.model, generator=generator)
-        x = run.G(z).float()
+        x = (run.G(z) if y is None else run.G(z, y[start:start + len(z)].to(device))).float()
         out.append(to_pixels(x, run.config.data.pixel_range) if x.dim() == 4 else x)
     return torch.cat(out).cpu().numpy().astype(np.float32)
 

@@ -1,6 +1,8 @@
 """One discriminator step and one generator step (Goodfellow et al. 2014, Algorithm 1).
 
 Both return detached scalar tensors (no host sync); the loop averages them per log interval.
+With labels y (conditional GANs, Mirza & Osindero 2014) G and D are called G(z, y), D(x, y): the
+objective and its penalties still see one-argument networks, with y bound.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gankit.models.conditioning import bind_labels
 from gankit.objectives import Objective
 
 
@@ -20,18 +23,22 @@ def grad_norm(module: nn.Module) -> torch.Tensor:
 
 
 def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, *, objective: Objective,
-           real: torch.Tensor, z: torch.Tensor, index: int = 0) -> dict[str, torch.Tensor]:
+           real: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None,
+           index: int = 0) -> dict[str, torch.Tensor]:
     """Update D once on a real batch and a fake batch G(z); G gets no gradients.
 
-    `index` counts D updates so far (lazy penalties use it). `loss/D` excludes the penalties,
-    which are logged as `loss/penalty`.
+    `y` (N,) are the real batch's labels for a conditional GAN: the fakes are drawn for the same
+    labels, G(z, y), so D compares real and fake under each label (and a gradient penalty's
+    interpolates keep one label). `index` counts D updates so far (lazy penalties use it).
+    `loss/D` excludes the penalties, which are logged as `loss/penalty`.
     """
+    G_y, D_y = bind_labels(G, y), bind_labels(D, y)
     with torch.no_grad():
-        fake = G(z)
-    real_out, fake_out = D(real), D(fake)
+        fake = G_y(z)
+    real_out, fake_out = D_y(real), D_y(fake)
     loss = objective.d_loss(real_out, fake_out)
     stats = {"loss/D": loss.detach()}
-    terms = [p(D, real, fake, index) for p in objective.penalties]
+    terms = [p(D_y, real, fake, index) for p in objective.penalties]
     terms = [term for term in terms if term is not None]
     if terms:
         penalty = torch.stack(terms).sum()
@@ -50,11 +57,12 @@ def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, *, objectiv
 
 
 def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, *, objective: Objective,
-           z: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Update G once; D's weights are frozen so no gradient is computed for them."""
+           z: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Update G once; D's weights are frozen so no gradient is computed for them. `y` (N,): the
+    labels G is asked for, in a conditional GAN."""
     D.requires_grad_(False)
     try:
-        loss = objective.g_loss(D(G(z)))
+        loss = objective.g_loss(bind_labels(D, y)(bind_labels(G, y)(z)))
         opt_G.zero_grad(set_to_none=True)
         loss.backward()
         stats = {"loss/G": loss.detach(), "grad/G": grad_norm(G)}
