@@ -54,10 +54,10 @@ def run_one(data: str, name: str, seed: int, steps: int | None, workdir: Path) -
     dist = load_dataset(cfg.data).distribution
     real, _ = dist.sample(2500, torch.Generator().manual_seed(2000 + seed))
     if not torch.isfinite(fake).all():
-        return {"modes": 0.0, "high_quality": 0.0, "w1": float("inf"), "seconds": seconds}
+        return {"modes": 0.0, "high_quality": 0.0, "w1": float("inf"), "seconds": seconds, "steps": cfg.train.steps}
     cov = mode_coverage(fake, dist.means, dist.std)
     return {"modes": cov["modes"], "high_quality": cov["high_quality"], "w1": wasserstein1(fake, real),
-            "seconds": seconds}
+            "seconds": seconds, "steps": cfg.train.steps}
 
 
 def main() -> None:
@@ -94,7 +94,9 @@ def main() -> None:
             with open(partial, "a") as f:
                 f.write(json.dumps(rows[-1]) + "\n")
 
-    lines = [f"steps: {args.steps or 'preset'}; seeds: {args.seeds}; 2,500 samples; {args.jobs} runs in parallel, "
+    steps = {d: sorted({r.get("steps", "?") for r in rows if r["data"] == d}) for d in args.data}
+    budget = "; ".join(f"{d}: {', '.join(map(str, s))} steps" for d, s in steps.items())
+    lines = [f"{budget}; seeds: {args.seeds}; 2,500 samples; {args.jobs} runs in parallel, "
              "1 torch thread each (s/run is wall time per run under that load)",
              "", "| data | objective | modes (min / mean) | high quality % (min / mean) | W1 (mean) | s/run |",
              "| --- | --- | --- | --- | --- | --- |"]

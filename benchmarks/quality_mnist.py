@@ -49,7 +49,9 @@ def main() -> None:
     (RESULTS / "quality_mnist.md").write_text(
         f"# quality_mnist\n\nBudget {args.budget:.0f} s of training per preset, {args.n} samples, "
         f"{args.threads} torch threads.\n\n" + "\n".join(sections))
-    print(json.dumps({"benchmark": "quality_mnist", "budget_s": args.budget, "n": args.n, "results": figures}))
+    line = json.dumps({"benchmark": "quality_mnist", "budget_s": args.budget, "n": args.n, "results": figures})
+    (RESULTS / "quality_mnist.json").write_text(line + "\n")
+    print(line)
 
 
 if __name__ == "__main__":
