@@ -44,12 +44,26 @@ def run_preset(preset: str, args: argparse.Namespace, workdir: Path) -> dict:
     start = time.perf_counter()
     images = sample(run, len(labels), seed=args.seed, labels=labels)
     sample_seconds = time.perf_counter() - start
+    if not np.isfinite(images).all():  # the run diverged: say so, and when, rather than score NaNs
+        stats = [json.loads(line) for line in (workdir / preset / "stats.jsonl").open()]
+        finite = [all(np.isfinite(v) for v in r.values() if isinstance(v, float)) for r in stats]
+        bad = next((r["step"] for r, ok in zip(stats, finite) if not ok), None)
+        return {"preset": preset, "steps": run.step, "planned_steps": cfg.train.steps, "images_seen": run.nimg,
+                "train_seconds": round(train_seconds, 1), "diverged_by_step": bad, "label_accuracy": float("nan"),
+                "per_class": [float("nan")] * 10, "worst_class": -1}
     scores = evaluate(images, "mnist", metrics=["labels"], labels=labels, root=args.root, baseline=False)["metrics"]
     accuracy, per_class = scores["label_accuracy"], [scores[f"label_accuracy_{c}"] for c in range(10)]
     return {"preset": preset, "steps": run.step, "planned_steps": cfg.train.steps, "images_seen": run.nimg,
             "train_seconds": round(train_seconds, 1), "sample_seconds": round(sample_seconds, 1),
             "label_accuracy": round(accuracy, 4), "per_class": [round(a, 4) for a in per_class],
             "worst_class": int(np.argmin(per_class)), "ema": "G_ema" if cfg.train.ema_halflife else "G"}
+
+
+def _summary(r: dict) -> str:
+    if r["worst_class"] < 0:
+        return f"diverged: non-finite losses by step {r['diverged_by_step']} ({r['train_seconds']:.0f} s of training)"
+    return (f"label accuracy {100 * r['label_accuracy']:.2f}% after {r['steps']} steps ({r['train_seconds']:.0f} s "
+            f"of training); worst class {r['worst_class']} {100 * min(r['per_class']):.1f}%")
 
 
 def main() -> None:
@@ -63,6 +77,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
     parser.add_argument("--out", default=str(RESULTS / "conditional_mnist.md"), help="the .md report (.json beside)")
+    parser.add_argument("--keep-others", action="store_true",
+                        help="keep the recorded rows of presets not run this time (from the .json beside --out)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -70,10 +86,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:
             rows.append(run_preset(preset, args, Path(tmp)))
-            r = rows[-1]
-            print(f"{preset}: label accuracy {100 * r['label_accuracy']:.2f}% after {r['steps']} steps "
-                  f"({r['train_seconds']:.0f} s of training); worst class {r['worst_class']} "
-                  f"{100 * min(r['per_class']):.1f}%", flush=True)
+            print(f"{preset}: {_summary(rows[-1])}", flush=True)
+    out = Path(args.out)
+    if args.keep_others and out.with_suffix(".json").is_file():  # rows of presets not re-run this time
+        before = json.loads(out.with_suffix(".json").read_text())["results"]
+        rows += [r for name, r in before.items() if name not in args.presets]
 
     judge = features.classifier_meta("mnist")
     threads = f"{args.threads} torch thread{'s' if args.threads != 1 else ''}"
@@ -86,6 +103,10 @@ def main() -> None:
              "| preset | steps (planned) | train s | label accuracy | worst class | per class 0-9 (%) |",
              "| --- | --- | --- | --- | --- | --- |"]
     for r in rows:
+        if r.get("diverged_by_step") is not None or r["worst_class"] < 0:
+            lines.append(f"| {r['preset']} | {r['steps']} ({r['planned_steps']}) | {r['train_seconds']:.0f} | "
+                         f"diverged (non-finite losses by step {r.get('diverged_by_step')}) | | |")
+            continue
         per_class = " ".join(f"{100 * a:.1f}" for a in r["per_class"])
         lines.append(f"| {r['preset']} | {r['steps']} ({r['planned_steps']}) | {r['train_seconds']:.0f} | "
                      f"{100 * r['label_accuracy']:.2f}% | {r['worst_class']}: {100 * min(r['per_class']):.1f}% | "
@@ -96,7 +117,6 @@ def main() -> None:
         lines += ["", f"Goal ({100 * GOAL:.0f}% or more with {MODERN} within {GOAL_SECONDS / 60:.0f} minutes on 2 "
                       f"CPU cores): {'met' if met else 'not met'} ({100 * modern['label_accuracy']:.2f}% in "
                       f"{modern['train_seconds']:.0f} s, {threads})."]
-    out = Path(args.out)
     out.write_text("\n".join(lines) + "\n")
     line = json.dumps({"benchmark": "conditional_mnist", "budget_s": args.budget, "n_per_class": args.n_per_class,
                        "threads": args.threads, "results": {r["preset"]: r for r in rows}})
