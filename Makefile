@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install lint clean browser
 
 install: $(STAMP)
 
@@ -31,3 +31,10 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs
+
+# Debian's Chromium, which the lab's browser test drives through Playwright (never a browser download).
+# Idempotent; CI runs it as root (.ci/run), elsewhere it uses sudo when there is one.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }

@@ -25,11 +25,22 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", help="a preset name (gankit list presets)")
     src.add_argument("--config", help="a config file: TOML, or a run's config.json")
-    src.add_argument("--resume", metavar="RUN", help="continue the run in directory RUN")
+    p.add_argument("--resume", metavar="RUN", nargs="?", const="",
+                   help="continue the run in directory RUN from its newest checkpoint; without RUN, the newest "
+                        "run of the --preset/--config under runs/ (or the --run-dir)")
     p.add_argument("--run-dir", help="where to write the run (default: runs/<name>)")
     p.add_argument("--steps", type=int, help="generator steps (train.steps)")
     p.add_argument("--seed", type=int, help="random seed (train.seed)")
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="train in N processes on this machine (DistributedDataParallel through torchrun; "
+                        "train.batch_size is the global batch)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("plot", help="redraw a run's loss curves from its stats.jsonl",
+                       description="Redraw losses.png (losses, D outputs, estimates, evaluations, alarms) from "
+                                   "RUN/stats.jsonl, e.g. while the run trains or after copying only the stats.")
+    p.add_argument("run", metavar="RUN", help="a run directory")
+    p.add_argument("--out", help="picture to write, .png, .pdf or .svg (default RUN/losses.png)")
 
     p = sub.add_parser("sample", help="draw samples from a trained run",
                        description="Write n samples as a .png picture, or as .npy float32: images "
@@ -89,6 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, metavar="N", help="torch CPU threads (default: torch's own)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("lab", help="watch and steer a 2D GAN live in the browser (needs: pip install 'gankit[lab]')",
+                       description="Start the lab: a local web page that trains a 2D GAN with gankit's own steps and "
+                                   "shows D, G's manifold, gradients, D* and metrics live. Serves 127.0.0.1 only "
+                                   "unless --host says otherwise; nothing is fetched from the internet.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; the lab has no login, so widen it with care)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--no-browser", action="store_true", help="do not open the page in the default browser")
+    p.add_argument("--runs-dir", default="runs", help="where Export writes run directories and Load finds them "
+                                                      "(default runs)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the lab's training (default 1)")
+
     p = sub.add_parser("list", help="list presets, datasets, objectives, models, f-divergences or metrics")
     p.add_argument("what", choices=LISTS)
     return parser
@@ -99,17 +122,21 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     try:
         if args.command == "train":
-            return _train(args, extra)
+            return _train(args, extra, sys.argv[1:] if argv is None else list(argv))
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if args.command == "sample":
             return _sample(args)
+        if args.command == "plot":
+            return _plot(args)
         if args.command == "evaluate":
             return _evaluate(args)
         if args.command == "features":
             return _features(args)
         if args.command == "theory":
             return _theory(args)
+        if args.command == "lab":
+            return _lab(args)
         return _list(args.what)
     except GankitError as e:
         print(f"gankit: error: {e}", file=sys.stderr)
@@ -119,15 +146,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _train(args: argparse.Namespace, extra: list[str]) -> int:
+def _train(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
+    import os
+
     from gankit.config import load_config
-    from gankit.training import train
+    from gankit.training import dist, train
+    from gankit.training.rundir import find_latest_run
 
     bad = [e for e in extra if not (e.startswith("--") and "=" in e)]
     if bad:
         raise GankitError(f"unrecognized argument {bad[0]!r}; config overrides look like "
                           "--section.key=value (e.g. --train.batch_size=128)")
-    if not (args.preset or args.config or args.resume):
+    if not (args.preset or args.config or args.resume is not None):
         raise GankitError("say what to train: --preset NAME (see `gankit list presets`), "
                           "--config FILE or --resume RUN")
     overrides = list(extra)
@@ -135,16 +165,80 @@ def _train(args: argparse.Namespace, extra: list[str]) -> int:
         overrides.append(f"train.steps={args.steps}")
     if args.seed is not None:
         overrides.append(f"train.seed={args.seed}")
-    if args.resume:
+    run = Path(args.run_dir) if args.run_dir else None
+    if args.resume:  # --resume RUN: the run's own config
+        if args.preset or args.config:
+            raise GankitError("--resume RUN continues RUN with its own config.json: leave out --preset/--config "
+                              "(or give --resume without RUN to continue the newest run of a preset)")
         run = Path(args.resume)
+    elif args.resume == "" and run is None:  # --resume alone: the newest run of this config under runs/
+        if not (args.preset or args.config):
+            raise GankitError("--resume without RUN continues the newest run of a config: give --preset NAME or "
+                              "--config FILE (or --run-dir DIR, or --resume RUN)")
+        run = find_latest_run(load_config(preset=args.preset, file=args.config, overrides=overrides).name)
+    if args.resume is not None:
         if not (run / "config.json").is_file():
-            raise GankitError(f"{args.resume!r} is not a run directory (no config.json in it)")
+            raise GankitError(f"{str(run)!r} is not a run directory (no config.json in it)")
         cfg = load_config(file=run / "config.json", overrides=overrides)
-        run_dir = train(cfg, run_dir=run, resume=True, progress=not args.no_progress)
     else:
         cfg = load_config(preset=args.preset, file=args.config, overrides=overrides)
-        run_dir = train(cfg, run_dir=args.run_dir, progress=not args.no_progress)
-    print(f"run finished: {run_dir}")
+    if args.nproc is not None:  # check here, once, then start the processes
+        if args.nproc < 1:
+            raise GankitError(f"--nproc must be at least 1, got {args.nproc}")
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise GankitError("--nproc starts the processes itself: under torchrun leave it out")
+        if cfg.train.batch_size % args.nproc:
+            raise GankitError(f"train.batch_size {cfg.train.batch_size} is the global batch and must divide by "
+                              f"--nproc {args.nproc}")
+        if args.nproc > 1:
+            return dist.launch(args.nproc, _without_option(argv, "--nproc"))
+    run_dir = train(cfg, run_dir=run, resume=args.resume is not None, progress=not args.no_progress)
+    from gankit.plots import read_stats
+
+    last = (read_stats(run_dir / "stats.jsonl") or [{}])[-1]
+    stopped = last.get("alarm") == "nonfinite" and last.get("action") == "stop"  # exit 3: a NaN/Inf stopped it
+    if os.environ.get("RANK", "0") == "0":
+        print(f"run stopped by an alarm (see above): {run_dir}" if stopped else f"run finished: {run_dir}")
+    return 3 if stopped else 0
+
+
+def _without_option(argv: list[str], option: str) -> list[str]:
+    """argv less `option VALUE` and `option=VALUE`."""
+    out, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith(option + "="):
+            skip = False
+            continue
+        if arg == option:
+            skip = True
+            continue
+        out.append(arg)
+    return out
+
+
+def _plot(args: argparse.Namespace) -> int:
+    import json
+
+    from gankit import plots
+
+    run = Path(args.run)
+    if not run.is_dir():
+        raise GankitError(f"run directory {args.run!r} does not exist")
+    stats = plots.read_stats(run / "stats.jsonl")
+    if not stats:
+        raise GankitError(f"{str(run / 'stats.jsonl')!r} is missing or holds no stats lines yet")
+    out = Path(args.out) if args.out else run / "losses.png"
+    if out.suffix not in (".png", ".pdf", ".svg"):
+        raise GankitError(f"--out {args.out!r} must end in .png, .pdf or .svg")
+    if not out.parent.is_dir():
+        raise GankitError(f"the folder of --out {args.out!r} does not exist")
+    try:
+        name = json.loads((run / "config.json").read_text()).get("name", run.name)
+    except (OSError, ValueError, AttributeError):
+        name = run.name
+    plots.plot_losses(stats, out, title=f"{name}, step {max(s['step'] for s in stats)}")
+    alarms = [s for s in stats if "alarm" in s]
+    print(f"wrote {out} ({len(stats) - len(alarms)} lines, {len(alarms)} alarms)")
     return 0
 
 
@@ -245,6 +339,26 @@ def _theory(args: argparse.Namespace) -> int:
         print(f"case {i}: {case['data']} vs {case['model']}: V(D*, G) = {r['value_at_optimum']:.9f}, "
               f"-log 4 + 2 JSD = {r['minus_log4_plus_2jsd']:.9f}, W1 = {case['w1']['w1']:.6f}")
     print(f"wrote {Path(args.out) / 'report.md'} ({summary['seconds']:.0f} s)")
+    return 0
+
+
+def _lab(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    missing = [m for m in ("fastapi", "uvicorn", "websockets") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise GankitError(f"the lab needs its extra (missing: {', '.join(missing)}): pip install 'gankit[lab]'")
+    if not 0 <= args.port <= 65535:
+        raise GankitError(f"--port must be from 0 to 65535, got {args.port}")
+    if not 1 <= args.threads <= 64:
+        raise GankitError(f"--threads must be from 1 to 64, got {args.threads}")
+    from gankit.lab.server import serve
+
+    try:
+        serve(host=args.host, port=args.port, open_browser=not args.no_browser, runs_dir=args.runs_dir,
+              threads=args.threads)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ class OptimConfig:
     lr_decay: float = 1.0  # lr is divided by this after every update (pylearn2 ExponentialDecay)
     lr_min: float = 0.0  # floor for the decayed lr
     weight_decay: float = 0.0  # L2 weight decay
+    max_norm: float = 0.0  # > 0: after every update each unit's incoming weights are rescaled to L2 norm <= this
+    #                        (pylearn2's max_col_norm, used by Goodfellow et al. 2014); 0 = off
 
 
 @dataclass
@@ -85,6 +88,13 @@ class TrainConfig:
     eval_every: int = 0  # generator steps between evaluations, logged to stats.jsonl as eval/...; 0 = off
     eval_metrics: list[str] = field(default_factory=list)  # [] = modes, w1 (2D) or fd, classes (images)
     eval_n: int = 2500  # samples per evaluation during training
+    keep: int = 1  # newest checkpoints kept as checkpoint-<step>.pt; checkpoint.pt is always the newest of them
+    on_nonfinite: str = "stop"  # NaN/Inf in a loss or weight: "stop" (the last good checkpoint stays) or "rollback"
+    rollback_lr_factor: float = 0.5  # "rollback": both learning rates are multiplied by this at each rollback
+    max_rollbacks: int = 3  # "rollback": NaN/Inf after this many rollbacks stops the run
+    alarm_patience: int = 3  # log intervals D must stay saturated before its alarm; 0 = no saturation/collapse alarms
+    collapse_drop: float = 0.25  # collapse alarm: modes captured (or effective classes) down this fraction from best
+    tensorboard: bool = False  # also log to RUN/tensorboard (needs the tensorboard package: gankit[tb])
 
 
 @dataclass
@@ -127,7 +137,7 @@ def _preset_path(name: str):
 def _read_toml(path) -> dict:
     try:
         return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise GankitError(f"config file {path} is not valid TOML: {e}") from None
 
 
@@ -150,10 +160,13 @@ def load_config(preset: str | None = None, file: str | Path | None = None,
         if path.suffix == ".json":
             try:
                 raw = json.loads(path.read_text())
-            except json.JSONDecodeError as e:
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise GankitError(f"config file {path} is not valid JSON: {e}") from None
         else:
             raw = _read_toml(path)
+        if not isinstance(raw, dict):
+            raise GankitError(f"config file {path} must hold a table of sections (a JSON object), "
+                              f"not {type(raw).__name__}")
         raw.setdefault("name", path.stem)
     cfg = from_dict(raw)
     for item in overrides:
@@ -236,8 +249,20 @@ def _coerce(key: str, value, kind):
         str: isinstance(value, str),
     }[kind]
     if not ok:
-        raise GankitError(f"config key {key!r} must be {kind.__name__}, got {value!r}")
-    return float(value) if kind is float else value
+        raise GankitError(f"config key {key!r} must be {kind.__name__}, got {_short(value)}")
+    if kind is float:
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            raise GankitError(f"config key {key!r} must be a finite number, got {_short(value)}")
+    return value
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def validate(cfg: Config) -> None:
@@ -250,17 +275,28 @@ def validate(cfg: Config) -> None:
     MODELS.get(cfg.model.name)
     OBJECTIVES.get(cfg.objective.name)
     t = cfg.train
-    for key in ("steps", "batch_size", "d_steps", "log_every", "ckpt_every", "grid_size"):
+    for key in ("steps", "batch_size", "d_steps", "log_every", "ckpt_every", "grid_size", "keep"):
         if getattr(t, key) < 1:
             raise GankitError(f"train.{key} must be at least 1, got {getattr(t, key)}")
     if t.eval_every:
         from gankit.metrics.evaluate import check_training_eval
 
         check_training_eval(cfg.data.name, t.eval_metrics, t.eval_n)
+    if t.eval_every < 0:
+        raise GankitError(f"train.eval_every must be >= 0 steps (0 = off), got {t.eval_every}")
     if t.time_limit < 0:
         raise GankitError(f"train.time_limit must be >= 0 seconds, got {t.time_limit}")
     if t.ema_halflife < 0:
         raise GankitError(f"train.ema_halflife must be >= 0 images, got {t.ema_halflife}")
+    if t.on_nonfinite not in ("stop", "rollback"):
+        raise GankitError(f"train.on_nonfinite {t.on_nonfinite!r} is not one of: stop, rollback")
+    if not 0 < t.rollback_lr_factor < 1:
+        raise GankitError(f"train.rollback_lr_factor must be in (0, 1), got {t.rollback_lr_factor}")
+    if t.max_rollbacks < 0 or t.alarm_patience < 0:
+        raise GankitError(f"train.max_rollbacks and train.alarm_patience must be >= 0, got {t.max_rollbacks} and "
+                          f"{t.alarm_patience}")
+    if not 0 < t.collapse_drop < 1:
+        raise GankitError(f"train.collapse_drop must be in (0, 1), got {t.collapse_drop}")
     o = cfg.objective
     if o.clip <= 0 or o.gp_lambda < 0 or o.r1_gamma < 0 or o.r1_interval < 1:
         raise GankitError("objective.clip must be > 0, gp_lambda and r1_gamma >= 0, r1_interval >= 1; got "
@@ -274,6 +310,10 @@ def validate(cfg: Config) -> None:
         raise GankitError(f"train.threads must be >= 0, got {t.threads}")
     if cfg.model.z_dim < 1:
         raise GankitError(f"model.z_dim must be at least 1, got {cfg.model.z_dim}")
+    widths = [*cfg.model.g_hidden, *cfg.model.d_hidden]
+    if cfg.model.maxout_pieces < 1 or any(w < 1 for w in widths):
+        raise GankitError(f"model.maxout_pieces and the widths in model.g_hidden, model.d_hidden must be at least 1; "
+                          f"got {cfg.model.maxout_pieces} and {widths}")
     if cfg.model.z_dist not in ("normal", "uniform", "uniform01"):
         raise GankitError(f"model.z_dist {cfg.model.z_dist!r} is not one of: normal, uniform, uniform01")
     from gankit.models.conditioning import check_conditioning
@@ -295,6 +335,12 @@ def validate(cfg: Config) -> None:
             raise GankitError(f"{name}.betas must be two numbers in [0, 1), got {opt.betas}")
         if opt.lr_decay < 1.0:
             raise GankitError(f"{name}.lr_decay must be >= 1 (lr is divided by it), got {opt.lr_decay}")
+        for key in ("momentum", "momentum_ramp", "lr_min", "weight_decay", "max_norm"):
+            if getattr(opt, key) < 0:
+                raise GankitError(f"{name}.{key} must be >= 0, got {getattr(opt, key)}")
+        if opt.momentum_end < 0 and opt.momentum_end != -1:
+            raise GankitError(f"{name}.momentum_end must be >= 0, or -1 for a constant momentum; "
+                              f"got {opt.momentum_end}")
     if t.device not in ("auto", "cpu") and not t.device.startswith("cuda"):
         raise GankitError(f"train.device {t.device!r} is not one of: auto, cpu, cuda, cuda:N")
     if t.device.startswith("cuda") and not torch.cuda.is_available():

@@ -25,18 +25,28 @@ def save_grid(images: np.ndarray, path: str | Path, *, pad: int = 2, cols: int |
 
 
 def read_stats(path: str | Path) -> list[dict]:
-    lines = Path(path).read_text().splitlines() if Path(path).is_file() else []
-    return [json.loads(line) for line in lines if line.strip()]
+    """The lines of a stats.jsonl; a line cut short by a killed process (or not a stats line) is skipped."""
+    out = []
+    for text in Path(path).read_text().splitlines() if Path(path).is_file() else []:
+        try:
+            line = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(line, dict) and isinstance(line.get("step"), int):
+            out.append(line)
+    return out
 
 
 def plot_losses(stats: list[dict], path: str | Path, *, title: str = "") -> None:
-    """Losses, D's mean outputs and the objective's estimates against generator steps."""
+    """Losses, D's mean outputs, the objective's estimates and evaluations against generator steps;
+    alarms as red dotted lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     keys = sorted({k for s in stats for k in s})
+    alarms = [s for s in stats if "alarm" in s]
     groups = [
         ("losses", [k for k in ("loss/D", "loss/G") if k in keys]),
         ("D outputs", [k for k in ("D/real", "D/fake") if k in keys]),
@@ -54,6 +64,8 @@ def plot_losses(stats: list[dict], path: str | Path, *, title: str = "") -> None
             ax.plot([p[0] for p in points], [p[1] for p in points], label=key, marker="." if len(points) < 30 else None)
         if "estimate/value" in keys:  # V(D, G) >= -log 4 at the optimal D (Goodfellow 2014, Thm 1)
             ax.axhline(-math.log(4), color="gray", ls="--", lw=1, label="-log 4")
+        for i, s in enumerate(alarms):  # NaN/Inf, saturation, collapse (training/alarms.py)
+            ax.axvline(s["step"], color="red", ls=":", lw=1, label="alarm" if i == 0 else None)
         ax.set_title(name)
         ax.set_xlabel("generator step")
         ax.legend(fontsize=8)

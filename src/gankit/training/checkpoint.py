@@ -1,12 +1,16 @@
 """Checkpoints: state dicts + config + counters + RNG states, written atomically, loaded safely.
 
 Nothing is pickled: `torch.load(..., weights_only=True)` accepts tensors, dicts, lists and numbers.
+A run keeps its newest `train.keep` checkpoints as checkpoint-<step>.pt; `checkpoint.pt` is the
+newest of them (a hard link, so no extra disk) and the one-line text file `latest` names it.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -16,6 +20,9 @@ from gankit.errors import GankitError
 
 FORMAT = "gankit-checkpoint"
 VERSION = 1
+CHECKPOINT = "checkpoint.pt"  # the newest checkpoint: what load, sample, evaluate and resume read
+LATEST = "latest"  # text: the file name of the newest checkpoint-<step>.pt
+NUMBERED = re.compile(r"checkpoint-(\d+)\.pt")
 
 
 def save_checkpoint(state: dict, path: str | Path) -> None:
@@ -29,6 +36,47 @@ def save_checkpoint(state: dict, path: str | Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_run_checkpoint(run_dir: str | Path, state: dict, *, step: int, keep: int) -> Path:
+    """Save checkpoint-<step>.pt, point checkpoint.pt and `latest` at it, and delete all but the
+    newest `keep` numbered checkpoints. Each move is atomic (temp file + rename), in this order, so a
+    crash at any point leaves checkpoint.pt a complete checkpoint: the new one or the previous one."""
+    run_dir = Path(run_dir)
+    path = run_dir / f"checkpoint-{step}.pt"
+    save_checkpoint(state, path)
+    _link_atomic(path, run_dir / CHECKPOINT)
+    _write_text_atomic(run_dir / LATEST, path.name + "\n")
+    for old in numbered_checkpoints(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def numbered_checkpoints(run_dir: str | Path) -> list[Path]:
+    """checkpoint-<step>.pt files of a run, oldest step first."""
+    found = [(int(m.group(1)), p) for p in Path(run_dir).iterdir() if (m := NUMBERED.fullmatch(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path:
+    """The newest checkpoint of a run: checkpoint.pt (also what other tools write), else the file
+    `latest` names, else the newest checkpoint-<step>.pt."""
+    run_dir = Path(run_dir)
+    if (run_dir / CHECKPOINT).is_file():
+        return run_dir / CHECKPOINT
+    pointer = run_dir / LATEST
+    if pointer.is_file():
+        named = run_dir / pointer.read_text().strip()
+        if NUMBERED.fullmatch(named.name) and named.is_file():
+            return named
+    numbered = numbered_checkpoints(run_dir)
+    return numbered[-1] if numbered else run_dir / CHECKPOINT
+
+
+def remove_stale_temp_files(run_dir: str | Path) -> None:
+    """Temp files a killed process left behind (its writes never reached the rename)."""
+    for p in Path(run_dir).glob(".*.tmp"):
+        p.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -46,3 +94,26 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if state.get("version") != VERSION:
         raise GankitError(f"{path} has checkpoint version {state.get('version')}; this gankit reads {VERSION}")
     return state
+
+
+def _link_atomic(src: Path, dst: Path) -> None:
+    """dst becomes the same file as src: a hard link renamed over dst (a copy where links fail)."""
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)
+        except OSError:  # no hard links on this file system
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

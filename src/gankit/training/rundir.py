@@ -1,10 +1,12 @@
 """Run directories and what can be done with a finished run: load it, sample from it.
 
-A run directory holds config.json, stats.jsonl, checkpoint.pt and pictures (see the README).
+A run directory holds config.json, stats.jsonl, checkpoint.pt (the newest of checkpoint-<step>.pt)
+and pictures (see the README).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +20,9 @@ from gankit.config import Config, from_dict
 from gankit.data import to_pixels
 from gankit.errors import GankitError
 from gankit.models import build_models, sample_z
-from gankit.training.checkpoint import load_checkpoint
+from gankit.training.checkpoint import CHECKPOINT, latest_checkpoint, load_checkpoint
 
-CHECKPOINT = "checkpoint.pt"
+__all__ = ["CHECKPOINT", "Run", "draw_labels", "find_latest_run", "load", "new_run_dir", "sample"]
 
 
 def new_run_dir(name: str, base: str | Path = "runs") -> Path:
@@ -31,6 +33,28 @@ def new_run_dir(name: str, base: str | Path = "runs") -> Path:
         i += 1
         path = base / f"{name}-{i}"
     return path
+
+
+def find_latest_run(name: str, base: str | Path = "runs") -> Path:
+    """The run of config `name` under `base` (runs/<name>, runs/<name>-2, ...: any folder whose
+    config.json has that name) with the most recently written checkpoint: what `--resume` with no
+    RUN continues."""
+    base = Path(base)
+    found = []
+    for folder in base.iterdir() if base.is_dir() else []:
+        ckpt = latest_checkpoint(folder) if folder.is_dir() else None
+        if ckpt is None or not ckpt.is_file() or not (folder / "config.json").is_file():
+            continue
+        try:
+            same = json.loads((folder / "config.json").read_text()).get("name") == name
+        except (json.JSONDecodeError, OSError, AttributeError):
+            continue
+        if same:
+            found.append((ckpt.stat().st_mtime, folder.name, folder))
+    if not found:
+        raise GankitError(f"no run of {name!r} with a checkpoint under {str(base)!r} to resume; start one "
+                          f"without --resume, or give the run: --resume {base / name}")
+    return max(found)[2]
 
 
 @dataclass
@@ -52,7 +76,7 @@ def load(run_dir: str | Path, device: str = "cpu") -> Run:
     path = Path(run_dir)
     if not path.is_dir():
         raise GankitError(f"run directory {str(path)!r} does not exist")
-    state = load_checkpoint(path / CHECKPOINT, map_location=device)
+    state = load_checkpoint(latest_checkpoint(path), map_location=device)
     cfg = from_dict(state["config"])
     shape = tuple(state["shape"])
     num_classes = int(state.get("num_classes", 0))

@@ -3,6 +3,11 @@
 Both return detached scalar tensors (no host sync); the loop averages them per log interval.
 With labels y (conditional GANs, Mirza & Osindero 2014) G and D are called G(z, y), D(x, y): the
 objective and its penalties still see one-argument networks, with y bound.
+
+With several processes the loop passes the network being updated as its DistributedDataParallel
+wrapper (whose backward averages the gradients over ranks) and the other one as its plain module:
+`d_step(G, D_ddp, ...)`, `g_step(G_ddp, D, ...)`. The frozen D of the G step must not be the wrapper:
+DDP would wait for D gradients that never come.
 """
 
 from __future__ import annotations

@@ -1,0 +1,102 @@
+"""Run directories from the lab: a game exported as config.json + checkpoint.pt + stats.jsonl in the format and with
+the state keys `gankit train` writes (so `gankit train --resume RUN` continues it and `gankit sample RUN` reads it),
+and a 2D run directory read back. Checkpoints hold state dicts only and load with weights_only=True.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from gankit.config import Config, from_dict, to_dict
+from gankit.data.sets import read_points
+from gankit.errors import GankitError
+from gankit.lab.messages import DATASETS_2D, RUN_NAME
+from gankit.training.checkpoint import load_checkpoint, save_checkpoint
+from gankit.training.rundir import CHECKPOINT
+
+if TYPE_CHECKING:
+    from gankit.lab.session import LabSession
+
+CONTINUE_STEPS = 2000  # an exported run's train.steps = its step + this, so a plain --resume continues at once
+MAX_LISTED = 200
+
+
+def export_run(session: LabSession, run_dir: str | Path) -> Path:
+    """Write the session's game into `run_dir` (never over an existing run). Drawn data goes beside it as
+    points.npy (x, y[, label]), which the config names by its absolute path."""
+    run_dir = Path(run_dir)
+    if (run_dir / CHECKPOINT).exists():
+        raise GankitError(f"{run_dir} already holds a run; choose another name")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = copy.deepcopy(session.cfg)
+    cfg.name = run_dir.name
+    cfg.train.steps = session.step + CONTINUE_STEPS
+    if cfg.data.name == "points":
+        columns = [session.points.numpy()]
+        if session.point_labels is not None:
+            columns.append(session.point_labels.numpy()[:, None])
+        np.save(run_dir / "points.npy", np.concatenate(columns, axis=1).astype(np.float32))
+        cfg.data.path = str((run_dir / "points.npy").resolve())
+    _write_text(run_dir / "config.json", json.dumps(to_dict(cfg), indent=2) + "\n")
+    # the keys of gankit.training.loop's checkpoint(); the lab runs on the CPU, one process, without an EMA
+    save_checkpoint({"config": to_dict(cfg), "shape": [2], "num_classes": session.num_classes,
+                     "step": session.step, "nimg": session.nimg, "elapsed": session.elapsed,
+                     "G": session.G.state_dict(), "D": session.D.state_dict(),
+                     "opt_G": session.opt_G.state_dict(), "opt_D": session.opt_D.state_dict(),
+                     "rng": {"torch": torch.get_rng_state(), "data": session.generator.get_state()}},
+                    run_dir / CHECKPOINT)
+    lines = [{k: v for k, v in r.items() if k != "seq"} for r in session.history]
+    lines += [{"step": m["step"], "nimg": m["nimg"], "eval/w1": m["w1"], "eval/js": m["js"]}
+              for m in session.metrics_history]
+    lines.sort(key=lambda line: line["step"])  # stable: a step's training line before its metrics line
+    _write_text(run_dir / "stats.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
+    return run_dir
+
+
+def read_run(run_dir: str | Path) -> tuple[Config, dict, tuple[torch.Tensor, torch.Tensor | None] | None]:
+    """A 2D run's config, checkpoint state and, for drawn or user points, its points (N, 2) and labels."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise GankitError(f"run directory {str(run_dir)!r} does not exist")
+    state = load_checkpoint(run_dir / CHECKPOINT)
+    if list(state.get("shape", [])) != [2]:
+        raise GankitError(f"{run_dir} is not a 2D run (data shape {state.get('shape')}); the lab plays 2D games only")
+    cfg = from_dict(state["config"])
+    points = read_points(cfg.data.path) if cfg.data.name == "points" else None
+    return cfg, state, points
+
+
+def list_runs(runs_dir: str | Path) -> list[str]:
+    """Names of the 2D runs directly in `runs_dir` (at most MAX_LISTED), for the page's Load list."""
+    runs_dir, names = Path(runs_dir), []
+    if not runs_dir.is_dir():
+        return names
+    for path in sorted(runs_dir.iterdir()):
+        if not (RUN_NAME.fullmatch(path.name) and (path / CHECKPOINT).is_file()):
+            continue
+        try:
+            data = json.loads((path / "config.json").read_text()).get("data", {}).get("name")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if data in DATASETS_2D:
+            names.append(path.name)
+        if len(names) >= MAX_LISTED:
+            break
+    return names
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Atomically: a temp file renamed over the target."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
