@@ -66,6 +66,12 @@ def wrap(module: nn.Module, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
 
 
+def barrier() -> None:
+    """Wait until every rank arrives here (nothing to wait for in one process)."""
+    if world_size() > 1:
+        td.barrier()
+
+
 def mean(values: list[torch.Tensor]) -> list[torch.Tensor]:
     """The mean over ranks of each scalar tensor, in one all-reduce."""
     if world_size() == 1 or not values:

@@ -142,8 +142,11 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
         ranks = dist.gather(rng) if dist.world_size() > 1 else None  # every rank's streams, for an exact resume
         dist.check_consistency(G, D)
         good_step = step
-        if not main:
-            return
+        if main:
+            _write_checkpoint(rng, ranks)
+        dist.barrier()  # no rank reads the run (resume, rollback) or returns before rank 0 has written it
+
+    def _write_checkpoint(rng: dict, ranks: list | None) -> None:
         write_run_checkpoint(run_dir, {
             "config": to_dict(cfg), "shape": list(dataset.shape), "num_classes": num_classes, "step": step,
             "nimg": nimg, "elapsed": elapsed, "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
