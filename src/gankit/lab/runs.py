@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,8 +17,9 @@ from gankit.config import Config, from_dict, to_dict
 from gankit.data.sets import read_points
 from gankit.errors import GankitError
 from gankit.lab.messages import DATASETS_2D, RUN_NAME
-from gankit.training.checkpoint import load_checkpoint, save_checkpoint
+from gankit.training.checkpoint import load_checkpoint, save_checkpoint, write_text_atomic
 from gankit.training.rundir import CHECKPOINT
+from gankit.training.stats import write_json
 
 if TYPE_CHECKING:
     from gankit.lab.session import LabSession
@@ -44,7 +44,7 @@ def export_run(session: LabSession, run_dir: str | Path) -> Path:
             columns.append(session.point_labels.numpy()[:, None])
         np.save(run_dir / "points.npy", np.concatenate(columns, axis=1).astype(np.float32))
         cfg.data.path = str((run_dir / "points.npy").resolve())
-    _write_text(run_dir / "config.json", json.dumps(to_dict(cfg), indent=2) + "\n")
+    write_json(run_dir / "config.json", to_dict(cfg))
     # the keys of gankit.training.loop's checkpoint(); the lab runs on the CPU, one process, without an EMA
     save_checkpoint({"config": to_dict(cfg), "shape": [2], "num_classes": session.num_classes,
                      "step": session.step, "nimg": session.nimg, "elapsed": session.elapsed,
@@ -56,7 +56,7 @@ def export_run(session: LabSession, run_dir: str | Path) -> Path:
     lines += [{"step": m["step"], "nimg": m["nimg"], "eval/w1": m["w1"], "eval/js": m["js"]}
               for m in session.metrics_history]
     lines.sort(key=lambda line: line["step"])  # stable: a step's training line before its metrics line
-    _write_text(run_dir / "stats.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
+    write_text_atomic(run_dir / "stats.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
     return run_dir
 
 
@@ -90,13 +90,3 @@ def list_runs(runs_dir: str | Path) -> list[str]:
         if len(names) >= MAX_LISTED:
             break
     return names
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Atomically: a temp file renamed over the target."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

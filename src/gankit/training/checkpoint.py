@@ -46,7 +46,7 @@ def write_run_checkpoint(run_dir: str | Path, state: dict, *, step: int, keep: i
     path = run_dir / f"checkpoint-{step}.pt"
     save_checkpoint(state, path)
     _link_atomic(path, run_dir / CHECKPOINT)
-    _write_text_atomic(run_dir / LATEST, path.name + "\n")
+    write_text_atomic(run_dir / LATEST, path.name + "\n")
     for old in numbered_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -110,7 +110,8 @@ def _link_atomic(src: Path, dst: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a small text file atomically: a temp file in the same folder, renamed over `path`."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 
 from gankit.errors import GankitError
 from gankit.plots import read_stats
+from gankit.training.checkpoint import write_text_atomic
 
 
 def accumulate(sums: dict, counts: dict, stats: dict[str, torch.Tensor]) -> None:
@@ -51,15 +51,6 @@ def truncate_stats(path: Path, step: int) -> None:
     if path.is_file():
         kept = [line for line in read_jsonl(path) if line["step"] <= step or "alarm" in line]
         write_text_atomic(path, "".join(json.dumps(line) + "\n" for line in kept))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_json(path: Path, obj) -> None:
