@@ -26,7 +26,10 @@ class DataConfig:
     root: str = "data"  # folder holding the official IDX .gz files (mnist, fashion-mnist)
     download: bool = False  # fetch missing IDX files from the standard mirrors (MD5-checked)
     mirrors: list[str] = field(default_factory=list)  # base URLs to download from; [] = built-in
-    path: str = ""  # a user point set (.npy or .csv, columns x, y[, label]) for dataset `points`
+    path: str = ""  # a user point set (.npy or .csv, columns x, y[, label]) for dataset `points`,
+    #                 or a folder of PNG/JPEG files for dataset `images`
+    image_size: int = 32  # images: side of the square the pictures are centre-cropped and resized to
+    channels: int = 3  # images: 1 (grayscale) or 3 (RGB)
     pixel_range: list[float] = field(default_factory=lambda: [-1.0, 1.0])  # images as G/D see them
 
 
@@ -43,6 +46,7 @@ class ModelConfig:
     g_dropout: float = 0.0  # dropout probability on G's hidden layers (mirza2014: 0.5)
     cond: str = "none"  # labels y into G and D: "none", "concat", "embed", "projection" (models/conditioning.py)
     embed_dim: int = 16  # width of the learned label embedding (cond = "embed")
+    spectral_norm: bool = False  # dcgan: spectral normalisation of every D layer (Miyato et al. 2018)
 
 
 @dataclass
@@ -95,6 +99,9 @@ class TrainConfig:
     alarm_patience: int = 3  # log intervals D must stay saturated before its alarm; 0 = no saturation/collapse alarms
     collapse_drop: float = 0.25  # collapse alarm: modes captured (or effective classes) down this fraction from best
     tensorboard: bool = False  # also log to RUN/tensorboard (needs the tensorboard package: gankit[tb])
+    precision: str = "fp32"  # "fp32"; "bf16" or "fp16": forward passes under autocast (fp16 with loss scaling)
+    compile: str = "off"  # torch.compile G and D: "off", "default", "reduce-overhead" (CUDA graphs), "max-autotune"
+    channels_last: bool = True  # convolutional models and image batches in channels-last memory format
 
 
 @dataclass
@@ -110,6 +117,8 @@ class Config:
 
 
 SECTIONS = ("data", "model", "objective", "opt_G", "opt_D", "train")
+PRECISIONS = ("fp32", "bf16", "fp16")
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 
 
 # ---------------------------------------------------------------------------- presets
@@ -306,6 +315,13 @@ def validate(cfg: Config) -> None:
     from gankit.objectives.fgan import DIVERGENCES
 
     DIVERGENCES.get(o.divergence)
+    if t.precision not in PRECISIONS:
+        raise GankitError(f"train.precision {t.precision!r} is not one of: {', '.join(PRECISIONS)}")
+    if t.compile not in COMPILE_MODES:
+        raise GankitError(f"train.compile {t.compile!r} is not one of: {', '.join(COMPILE_MODES)}")
+    if cfg.data.image_size < 4 or cfg.data.channels not in (1, 3):
+        raise GankitError(f"data.image_size must be at least 4 and data.channels 1 or 3; got "
+                          f"{cfg.data.image_size} and {cfg.data.channels}")
     if t.threads < 0:
         raise GankitError(f"train.threads must be >= 0, got {t.threads}")
     if cfg.model.z_dim < 1:
