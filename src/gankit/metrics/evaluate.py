@@ -204,7 +204,8 @@ def evaluate(samples: np.ndarray | torch.Tensor, data: str, *, metrics: list[str
     Returns {"metrics": {...}, "baseline": {...} (real vs real at the same N), "protocol": {...}}.
     """
     if data not in IMAGE_DATA and data not in POINT_DATA:
-        raise GankitError(f"unknown evaluation data {data!r}; valid choices: {', '.join([*IMAGE_DATA, *POINT_DATA])}")
+        raise GankitError(f"unknown evaluation data {data!r}; valid choices: {', '.join([*IMAGE_DATA, *POINT_DATA])} "
+                          "(the image metrics' feature networks know MNIST and Fashion-MNIST only)")
     fake = torch.as_tensor(np.asarray(samples), dtype=torch.float32)
     kind = "points" if data in POINT_DATA else "image"
     shape = (2,) if kind == "points" else (1, 28, 28)

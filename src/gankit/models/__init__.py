@@ -13,7 +13,7 @@ from torch import nn
 
 from gankit.config import ModelConfig
 from gankit.errors import GankitError
-from gankit.models import conv, mlp
+from gankit.models import conv, dcgan, mlp
 from gankit.models.conditioning import NATIVE, condition
 from gankit.registry import Registry
 
@@ -26,6 +26,8 @@ MODELS.add("classic-mlp", mlp.classic_mlp,
 MODELS.add("wgan-mlp", mlp.wgan_mlp, "WGAN reference MLPs: 3 x 512 ReLU in G and D, linear G output")
 MODELS.add("gulrajani2017-conv", conv.gulrajani2017,
            "WGAN-GP MNIST convnets: deconv G with sigmoid, LeakyReLU conv critic, no batch norm")
+MODELS.add("dcgan", dcgan.dcgan,
+           "Radford et al. 2016 convnets, 28x28 or 32x32: batch norm + ReLU deconv G, Tanh out; LeakyReLU conv D")
 MODELS.add("goodfellow2014", mlp.goodfellow2014,
            "Goodfellow et al. 2014 MNIST: G 1200-1200 ReLU, sigmoid out; D maxout 240x5 x2, dropout")
 MODELS.add("lrelu-mlp", mlp.lrelu_mlp,

@@ -32,6 +32,7 @@ from gankit.training.checkpoint import (
     remove_stale_temp_files,
     write_run_checkpoint,
 )
+from gankit.training.precision import Precision, compile_module, is_convolutional
 from gankit.training.rundir import new_run_dir
 from gankit.training.stats import (
     TensorBoard,
@@ -78,11 +79,21 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
     dataset = load_dataset(cfg.data).to(device)
     num_classes = conditional_classes(dataset, cfg.data.name, cfg.model.cond)  # 0: unconditional
     G, D = build_models(cfg.model, dataset.shape, num_classes)
-    G.to(device).train()
-    D.to(device).train()
+    # Channels-last memory suits convolutions (cuDNN, oneDNN); MLPs and 2D points are left as they are.
+    layout = torch.channels_last if t.channels_last and is_convolutional(D) else torch.contiguous_format
+    G.to(device, memory_format=layout).train()
+    D.to(device, memory_format=layout).train()
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if t.ema_halflife else None
     G_ddp, D_ddp = dist.wrap(G, device), dist.wrap(D, device)  # rank 0's weights on every rank; G, D themselves
     opt_G, opt_D = make_optimizer(G, cfg.opt_G), make_optimizer(D, cfg.opt_D)
+    precision = Precision(t.precision, device)  # bf16/fp16 autocast; fp16 loss scaling, one scaler per optimizer
+    if t.precision == "fp16" and device.type == "cpu" and main:
+        print("gankit: note: fp16 on the CPU has no fast matrix units and runs slower than fp32; "
+              "bf16 is the CPU's fast half precision (--train.precision=bf16)", file=sys.stderr)
+    scaler_G, scaler_D = precision.scaler(), precision.scaler()
+    # What the steps call: optionally compiled; the plain G, D keep the weights (shared) for EMA and checkpoints.
+    G_run, D_run = compile_module(G, t.compile), compile_module(D, t.compile)
+    G_ddp_run, D_ddp_run = compile_module(G_ddp, t.compile), compile_module(D_ddp, t.compile)
     objective = make_objective(cfg.objective)
     generator = torch.Generator(device).manual_seed(dist.rank_seed(t.seed))
     if dist.rank():
@@ -98,6 +109,9 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
         D.load_state_dict(state["D"])
         opt_G.load_state_dict(state["opt_G"])
         opt_D.load_state_dict(state["opt_D"])
+        if "scaler_G" in state and precision.scaled:
+            scaler_G.load_state_dict(state["scaler_G"])
+            scaler_D.load_state_dict(state["scaler_D"])
         if G_ema is not None:
             G_ema.load_state_dict(state.get("G_ema", state["G"]))  # EMA switched on at resume: start from G
         step, nimg, elapsed = state["step"], state["nimg"], state["elapsed"]
@@ -152,6 +166,7 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
             "nimg": nimg, "elapsed": elapsed, "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
             "opt_D": opt_D.state_dict(), "rng": rng, "lr_scale": lr_scale, "rollbacks": rollbacks,
             "world_size": dist.world_size(), **({"rng_ranks": ranks} if ranks else {}),
+            **({"scaler_G": scaler_G.state_dict(), "scaler_D": scaler_D.state_dict()} if precision.scaled else {}),
             **({"G_ema": G_ema.state_dict()} if G_ema is not None else {})}, step=step, keep=t.keep)
         picture = _save_pictures(cfg, run_dir, G_ema if G_ema is not None else G, dataset, step, num_classes)
         if board:
@@ -182,15 +197,17 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
             _schedule(opt_D, cfg.opt_D, step, lr_scale)
             for _ in range(critic_steps(step, t)):  # k D steps, each on a fresh real batch
                 real, labels = dataset.sample(batch, generator)
+                real = real.contiguous(memory_format=layout) if real.ndim == 4 else real
                 z = sample_z(batch, cfg.model, generator=generator)
                 y = labels if num_classes else None  # conditional: fakes for the real batch's labels
-                d_stats = d_step(G, D_ddp, opt_D, objective=objective, real=real, z=z, y=y,
-                                 index=nimg // t.batch_size)
+                d_stats = d_step(G_run, D_ddp_run, opt_D, objective=objective, real=real, z=z, y=y,
+                                 index=nimg // t.batch_size, precision=precision, scaler=scaler_D)
                 accumulate(sums, counts, d_stats)
                 nimg += t.batch_size  # real images shown to D, on all ranks together
             z = sample_z(batch, cfg.model, generator=generator)
             y = dataset.sample_labels(batch, generator) if num_classes else None  # y ~ p(y)
-            g_stats = g_step(G_ddp, D, opt_G, objective=objective, z=z, y=y)
+            g_stats = g_step(G_ddp_run, D_run, opt_G, objective=objective, z=z, y=y, precision=precision,
+                             scaler=scaler_G)
             accumulate(sums, counts, g_stats)
             if G_ema is not None:  # beta per step from a half-life in images (Karras et al. 2019)
                 update_ema(G_ema, G, beta=0.5 ** (t.batch_size / t.ema_halflife))
@@ -288,11 +305,14 @@ def update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, *, beta: float) -> No
 
 
 def make_optimizer(module: torch.nn.Module, o: OptimConfig) -> torch.optim.Optimizer:
-    params = module.parameters()
+    params = list(module.parameters())
+    # Fused kernels (one pass over all parameters instead of ~10 small ops each) where torch has them for
+    # these parameters' device and dtype; same update, to rounding.
+    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params) or None
     if o.name == "adam":
-        opt = torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+        opt = torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay, fused=fused)
     elif o.name == "sgd":
-        opt = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+        opt = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, fused=fused)
     else:
         opt = torch.optim.RMSprop(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
     if o.max_norm > 0:

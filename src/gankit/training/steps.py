@@ -8,6 +8,9 @@ With several processes the loop passes the network being updated as its Distribu
 wrapper (whose backward averages the gradients over ranks) and the other one as its plain module:
 `d_step(G, D_ddp, ...)`, `g_step(G_ddp, D, ...)`. The frozen D of the G step must not be the wrapper:
 DDP would wait for D gradients that never come.
+
+`precision` (training/precision.py) runs the networks under bf16/fp16 autocast; the objective always
+sees fp32 logits. `scaler`: the optimizer's fp16 loss scaler (a pass-through otherwise).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from torch import nn
 
 from gankit.models.conditioning import bind_labels
 from gankit.objectives import Objective
+from gankit.training.precision import FP32, Precision
+
+NO_SCALING = torch.amp.GradScaler("cpu", enabled=False)  # scale/unscale_/step/update pass through
 
 
 def grad_norm(module: nn.Module) -> torch.Tensor:
@@ -29,7 +35,8 @@ def grad_norm(module: nn.Module) -> torch.Tensor:
 
 def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, *, objective: Objective,
            real: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None,
-           index: int = 0) -> dict[str, torch.Tensor]:
+           index: int = 0, precision: Precision = FP32,
+           scaler: torch.amp.GradScaler = NO_SCALING) -> dict[str, torch.Tensor]:
     """Update D once on a real batch and a fake batch G(z); G gets no gradients.
 
     `y` (N,) are the real batch's labels for a conditional GAN: the fakes are drawn for the same
@@ -38,21 +45,28 @@ def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, *, objectiv
     `loss/D` excludes the penalties, which are logged as `loss/penalty`.
     """
     G_y, D_y = bind_labels(G, y), bind_labels(D, y)
-    with torch.no_grad():
+    with torch.no_grad(), precision.autocast():
         fake = G_y(z)
-    real_out, fake_out = D_y(real), D_y(fake)
+    with precision.autocast():
+        if couples_samples(D):  # batch norm: real and fake batches normalised apart, as DCGAN does
+            real_out, fake_out = D_y(real), D_y(fake)
+        else:  # one pass over both: larger matrix products, half the kernel launches
+            both = torch.cat([real, fake.to(real.dtype)])
+            real_out, fake_out = bind_labels(D, None if y is None else torch.cat([y, y]))(both).chunk(2)
+    real_out, fake_out = real_out.float(), fake_out.float()  # (N,) logits; losses in fp32
     loss = objective.d_loss(real_out, fake_out)
     stats = {"loss/D": loss.detach()}
-    terms = [p(D_y, real, fake, index) for p in objective.penalties]
+    terms = [p(D_y, real, fake.to(real.dtype), index) for p in objective.penalties]  # fp32: no autocast
     terms = [term for term in terms if term is not None]
     if terms:
         penalty = torch.stack(terms).sum()
         stats["loss/penalty"] = penalty.detach()
         loss = loss + penalty
     opt_D.zero_grad(set_to_none=True)
-    loss.backward()
-    stats["grad/D"] = grad_norm(D)
-    opt_D.step()
+    scaler.scale(loss).backward()
+    stats.update(_unscaled_grad_norm(D, opt_D, scaler, "D"))
+    scaler.step(opt_D)  # skipped by an fp16 scaler when a gradient overflowed
+    scaler.update()
     if objective.clip > 0:  # WGAN: keep the critic in a compact set, so it is K-Lipschitz
         with torch.no_grad():
             for p in D.parameters():
@@ -62,16 +76,38 @@ def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, *, objectiv
 
 
 def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, *, objective: Objective,
-           z: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+           z: torch.Tensor, y: torch.Tensor | None = None, precision: Precision = FP32,
+           scaler: torch.amp.GradScaler = NO_SCALING) -> dict[str, torch.Tensor]:
     """Update G once; D's weights are frozen so no gradient is computed for them. `y` (N,): the
     labels G is asked for, in a conditional GAN."""
     D.requires_grad_(False)
     try:
-        loss = objective.g_loss(bind_labels(D, y)(bind_labels(G, y)(z)))
+        with precision.autocast():
+            fake_out = bind_labels(D, y)(bind_labels(G, y)(z))
+        loss = objective.g_loss(fake_out.float())
         opt_G.zero_grad(set_to_none=True)
-        loss.backward()
-        stats = {"loss/G": loss.detach(), "grad/G": grad_norm(G)}
-        opt_G.step()
+        scaler.scale(loss).backward()
+        stats = {"loss/G": loss.detach(), **_unscaled_grad_norm(G, opt_G, scaler, "G")}
+        scaler.step(opt_G)
+        scaler.update()
     finally:
         D.requires_grad_(True)
     return stats
+
+
+def couples_samples(D: nn.Module) -> bool:
+    """Whether D's output for one sample depends on the others in its batch (batch norm in training mode)."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in D.modules())
+
+
+def _unscaled_grad_norm(module: nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                        name: str) -> dict[str, torch.Tensor]:
+    """`grad/<name>`: the gradient norm after dividing out the loss scale. An fp16 step whose gradients
+    overflowed is skipped by the scaler (which then lowers the scale), so it logs norm 0 and
+    `amp/skipped/<name>` 1 (its mean over a log interval is the fraction skipped), not an Inf alarm."""
+    if not scaler.is_enabled():
+        return {f"grad/{name}": grad_norm(module)}
+    scaler.unscale_(opt)
+    norm = grad_norm(module)
+    ok = torch.isfinite(norm)
+    return {f"grad/{name}": torch.where(ok, norm, torch.zeros_like(norm)), f"amp/skipped/{name}": (~ok).float()}

@@ -1,0 +1,235 @@
+"""Training throughput, side by side in one run: the classic loop (benchmarks/classic_loop.py) and
+gankit's engine (`gankit.train`), same data, model, batch and thread count, against the matrix-product
+limit this machine reaches for the model's own matrix shapes (measured here, in the same run).
+
+    python benchmarks/throughput.py            # batch 64, 256, 1024; fp32 and bf16 (~20 min on 2 cores)
+    python benchmarks/throughput.py --quick    # shorter measurements (< 5 min here)
+
+Every measurement runs in a fresh process, so each has its own peak memory (resident set on the CPU,
+`max_memory_allocated` on a GPU) and nothing warms up for the next. Images/s counts real images shown
+to D (the `nimg` counter), after a warm-up. FLOP per image: `torch.utils.flop_counter` over one
+engine iteration (a D step and a G step). Limit: images/s if every one of those FLOP ran at the speed of
+the model's own matrix products (forward, input-gradient and weight-gradient shapes of every Linear layer)
+timed alone; for convolutional models, a large square matrix product. Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+RESULTS = Path(__file__).parent / "results"
+PRESETS = {"classic-mlp": "classic-mlp-mnist", "dcgan": "dcgan-mnist"}
+
+
+def config(args, batch: int, precision: str, steps: int = 10**9):
+    from gankit import load_config
+
+    data = ["data.name=mnist", f"data.root={args.root}", "data.download=false"] if args.root else ["data.name=mnist-5k"]
+    return load_config(preset=PRESETS[args.model], overrides=[
+        *data, f"train.batch_size={batch}", f"train.precision={precision}", f"train.threads={args.threads}",
+        f"train.device={args.device}", f"train.steps={steps}", "train.ckpt_every=1000000000", "train.log_every=25",
+        "train.grid_size=16", "train.alarm_patience=0"])
+
+
+# ---------------------------------------------------------------------------- workers (one process each)
+
+
+def run_engine(args) -> dict:
+    from gankit import train
+    from gankit.training.stats import read_jsonl
+
+    cfg = config(args, args.batch, args.precision)
+    cfg.train.time_limit = args.seconds + args.warmup
+    with tempfile.TemporaryDirectory() as tmp:
+        run = train(cfg, run_dir=Path(tmp) / "run", progress=False)
+        lines = [x for x in read_jsonl(run / "stats.jsonl") if "speed/img_per_s" in x]
+    timed = [x for x in lines if x["time"] >= args.warmup]  # intervals ending after the warm-up
+    first = next(x for x in reversed(lines) if x["time"] < args.warmup) if len(timed) < len(lines) else None
+    t0, n0 = (first["time"], first["nimg"]) if first else (0.0, 0)
+    return {"img_per_s": (timed[-1]["nimg"] - n0) / (timed[-1]["time"] - t0), "images": timed[-1]["nimg"]}
+
+
+def run_classic(args) -> dict:
+    from classic_loop import train_classic
+
+    from gankit.data import load_dataset
+    from gankit.models import build_models
+
+    cfg = config(args, args.batch, "fp32")
+    torch.manual_seed(0)
+    data = load_dataset(cfg.data)
+    G, D = build_models(cfg.model, data.shape)
+    images = data.x[:, 0].numpy()  # (N, 28, 28) uint8
+    warmup = max(5, int(args.warmup * 1500 / args.batch))  # about `warmup` seconds at the recipe's speed
+    return train_classic(G, D, images, z_dim=cfg.model.z_dim, batch_size=args.batch, seconds=args.seconds,
+                         warmup_batches=warmup)
+
+
+def run_limit(args) -> dict:
+    """FLOP per image (one engine iteration) and the matrix-product limit in FLOP/s."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gankit.data import load_dataset
+    from gankit.models import build_models, sample_z
+    from gankit.objectives import make_objective
+    from gankit.training.loop import make_optimizer
+    from gankit.training.steps import d_step, g_step
+
+    cfg = config(args, args.batch, "fp32")
+    device = torch.device("cuda" if args.device == "cuda" else "cpu")
+    data = load_dataset(cfg.data).to(device)
+    G, D = build_models(cfg.model, data.shape)
+    G, D = G.to(device), D.to(device)
+    opt_G, opt_D, objective = make_optimizer(G, cfg.opt_G), make_optimizer(D, cfg.opt_D), make_objective(cfg.objective)
+    gen = torch.Generator(device).manual_seed(0)
+    with FlopCounterMode(display=False) as counter:
+        d_step(G, D, opt_D, objective=objective, real=data.sample(args.batch, gen)[0],
+               z=sample_z(args.batch, cfg.model, generator=gen))
+        g_step(G, D, opt_G, objective=objective, z=sample_z(args.batch, cfg.model, generator=gen))
+    flop_per_img = counter.get_total_flops() / args.batch
+    dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
+    linears = [m for m in (*G.modules(), *D.modules()) if isinstance(m, nn.Linear)]
+    convolutional = any(isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in D.modules())
+    if convolutional:  # a large square product as the ceiling
+        shapes = [(4096, 4096, 4096)] if device.type == "cuda" else [(1024, 1024, 1024)]
+    else:  # (m, k, n) of X W^T, dY W and dY^T X for every Linear at this batch
+        shapes = [s for m in linears for s in ((args.batch, m.in_features, m.out_features),
+                                              (args.batch, m.out_features, m.in_features),
+                                              (m.out_features, args.batch, m.in_features))]
+    pairs = [(torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype))
+             for m, k, n in shapes]
+    flop = sum(2 * m * k * n for m, k, n in shapes)
+
+    def sweep():
+        for a, b in pairs:
+            torch.mm(a, b)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(3):
+        sweep()
+    rounds, start = 0, time.perf_counter()
+    while time.perf_counter() - start < args.seconds / 4:
+        sweep()
+        rounds += 1
+    flops = rounds * flop / (time.perf_counter() - start)
+    return {"flop_per_img": flop_per_img, "limit_flops": flops, "limit_img_per_s": flops / flop_per_img}
+
+
+def worker(args) -> None:
+    torch.set_num_threads(args.threads)
+    result = {"engine": run_engine, "classic": run_classic, "limit": run_limit}[args.worker](args)
+    if args.device == "cuda":
+        result["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def measure(args, what: str, batch: int, precision: str) -> dict:
+    cmd = [sys.executable, __file__, "--worker", what, "--batch", str(batch), "--precision", precision,
+           "--threads", str(args.threads), "--seconds", str(args.seconds), "--warmup", str(args.warmup),
+           "--model", args.model, "--device", args.device, *(["--root", args.root] if args.root else [])]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+    if out.returncode or not lines:
+        raise SystemExit(f"{what} batch {batch} {precision} failed:\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+# ---------------------------------------------------------------------------- the comparison
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="short measurements (< 5 minutes on 2 cores)")
+    p.add_argument("--root", default="", help="folder of the MNIST .gz files (default: the embedded 5k digits)")
+    p.add_argument("--model", default="classic-mlp", choices=sorted(PRESETS))
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batches", type=int, nargs="+", default=[64, 256, 1024])
+    p.add_argument("--seconds", type=float, default=None, help="measured seconds per figure and round")
+    p.add_argument("--rounds", type=int, default=None, help="alternating rounds; each figure is the best")
+    p.add_argument("--warmup", type=float, default=None, help="seconds of warm-up before measuring")
+    p.add_argument("--worker", choices=["engine", "classic", "limit"], help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    args.seconds = args.seconds or (5.0 if args.quick else 12.0)
+    args.rounds = args.rounds or (2 if args.quick else 3)
+    args.warmup = args.warmup if args.warmup is not None else (2.0 if args.quick else 4.0)
+    if args.worker:
+        return worker(args)
+
+    rows, figures = [], {}
+    for batch in args.batches:
+        # Rounds alternate between the loops, and each figure is the best of its rounds: this machine's
+        # speed drifts by tens of percent over minutes, and the drift then hits every loop alike.
+        best: dict[str, dict] = {}
+        for _ in range(args.rounds):
+            for key, what, prec in (("limit fp32", "limit", "fp32"), ("limit bf16", "limit", "bf16"),
+                                    ("classic", "classic", "fp32"), ("fp32", "engine", "fp32"),
+                                    ("bf16", "engine", "bf16")):
+                r = measure(args, what, batch, prec)
+                speed = "limit_flops" if what == "limit" else "img_per_s"
+                if key not in best or r[speed] > best[key][speed]:
+                    best[key] = r
+        limits = {"fp32": best["limit fp32"], "bf16": best["limit bf16"]}
+        classic, engine = best["classic"], {"fp32": best["fp32"], "bf16": best["bf16"]}
+        rows.append(("classic loop", batch, "fp32", classic, limits["fp32"]))
+        rows += [("gankit", batch, prec, engine[prec], limits[prec]) for prec in ("fp32", "bf16")]
+        f = {"classic_img_per_s": classic["img_per_s"], "classic_peak_mib": classic["peak_mib"],
+             "flop_per_img": limits["fp32"]["flop_per_img"]}
+        for prec in ("fp32", "bf16"):
+            f[f"{prec}_img_per_s"] = engine[prec]["img_per_s"]
+            f[f"{prec}_peak_mib"] = engine[prec]["peak_mib"]
+            f[f"{prec}_limit_img_per_s"] = limits[prec]["limit_img_per_s"]
+            f[f"{prec}_fraction_of_limit"] = engine[prec]["img_per_s"] / limits[prec]["limit_img_per_s"]
+            f[f"{prec}_vs_classic_ratio"] = engine[prec]["img_per_s"] / classic["img_per_s"]
+        f["bf16_vs_fp32_ratio"] = engine["bf16"]["img_per_s"] / engine["fp32"]["img_per_s"]
+        figures[f"batch{batch}"] = {k: round(v, 3) for k, v in f.items()}
+        print(f"batch {batch}: classic {classic['img_per_s']:,.0f} img/s, "
+              f"gankit fp32 {engine['fp32']['img_per_s']:,.0f} "
+              f"({f['fp32_vs_classic_ratio']:.2f}x, {f['fp32_fraction_of_limit']:.0%} of limit), bf16 "
+              f"{engine['bf16']['img_per_s']:,.0f} ({f['bf16_vs_fp32_ratio']:.2f}x fp32)", flush=True)
+
+    table = ["| loop | batch | precision | img/s | limit img/s | fraction of limit | peak memory MiB |",
+             "|---|---|---|---|---|---|---|"]
+    for name, batch, prec, r, lim in rows:
+        table.append(f"| {name} | {batch} | {prec} | {r['img_per_s']:,.0f} | {lim['limit_img_per_s']:,.0f} | "
+                     f"{r['img_per_s'] / lim['limit_img_per_s']:.0%} | {r['peak_mib']:,.0f} |")
+    print("\n".join(table))
+    goals = {}
+    if "batch64" in figures:
+        b = figures["batch64"]
+        goals["fp32_b64_ratio_at_least_3.5"] = b["fp32_vs_classic_ratio"] >= 3.5
+        goals["fp32_b64_limit_at_least_65pct"] = b["fp32_fraction_of_limit"] >= 0.65
+    if "batch1024" in figures:
+        goals["bf16_b1024_ratio_at_least_1.8"] = figures["batch1024"]["bf16_vs_fp32_ratio"] >= 1.8
+    line = {"benchmark": "throughput", "quick": args.quick, "rounds": args.rounds, "model": args.model,
+            "device": args.device, "threads": args.threads, "data": args.root or "mnist-5k", "seconds": args.seconds,
+            "goals": goals, "results": figures}
+    name = f"throughput-{args.model}-{args.device}" + ("-quick" if args.quick else "")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.md").write_text(
+        f"# {name}\n\n`python benchmarks/throughput.py {' '.join(sys.argv[1:])}`, {args.threads} threads, "
+        f"data {args.root or 'mnist-5k'}, best of {args.rounds} alternating rounds of {args.seconds:g} s per figure "
+        f"after {args.warmup:g} s warm-up.\n\n"
+        + "\n".join(table) + "\n\nGoals: " + json.dumps(goals) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(line) + "\n")
+    print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    main()
