@@ -88,7 +88,7 @@ class TrainConfig:
     grid_size: int = 64  # samples in the final sample grid
     critic_boost: bool = False  # WGAN reference code: 100 D steps for the first 25 G steps and every 500th
     ema_halflife: int = 0  # images: half-life of an exponential moving average of G's weights; 0 = off
-    time_limit: float = 0.0  # seconds of training after which the run stops early, checkpointed; 0 = none
+    time_limit: float = 0.0  # seconds of training (evaluations, checkpoints not counted), then stop; 0 = none
     eval_every: int = 0  # generator steps between evaluations, logged to stats.jsonl as eval/...; 0 = off
     eval_metrics: list[str] = field(default_factory=list)  # [] = modes, w1 (2D) or fd, classes (images)
     eval_n: int = 2500  # samples per evaluation during training

@@ -262,6 +262,7 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
                 sums.clear()
                 counts.clear()
                 t_log, nimg_log = time.perf_counter(), nimg
+            paused = time.perf_counter()  # evaluation and checkpoints are not training time
             if eval_now and main:  # metrics of the sampling generator
                 G_eval = G_ema if G_ema is not None else G
                 line = {"step": step, "nimg": nimg, **evaluate_generator(G_eval, cfg, seed=t.seed + 2)}
@@ -271,6 +272,7 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
                     log({"nimg": nimg, **alarm})
             if ckpt_now:
                 checkpoint()
+            t_log += time.perf_counter() - paused  # so `elapsed`, img/s and time_limit count training only
             if out_of_time:
                 break
     except KeyboardInterrupt:
