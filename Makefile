@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/gankit train --preset ring8-ns
-	$(BIN)/gankit train --preset classic-mlp-mnist --data.name=mnist-5k --name=classic-mlp-mnist5k
+	$(BIN)/gankit train --preset classic-mlp-mnist --data.name=mnist-5k --name=classic-mlp-mnist5k --train.time_limit=120
+	$(BIN)/gankit train --preset mnist-recommended --data.name=mnist-5k --name=mnist-recommended5k --train.time_limit=120
 	@echo
 	@echo "Done: each run directory named above holds samples.png or scatter.png, losses.png, stats.jsonl, checkpoint.pt"
 
