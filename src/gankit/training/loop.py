@@ -93,7 +93,9 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
     scaler_G, scaler_D = precision.scaler(), precision.scaler()
     # What the steps call: optionally compiled; the plain G, D keep the weights (shared) for EMA and checkpoints.
     G_run, D_run = compile_module(G, t.compile), compile_module(D, t.compile)
-    G_ddp_run, D_ddp_run = compile_module(G_ddp, t.compile), compile_module(D_ddp, t.compile)
+    # One process: the "DDP" modules are G and D themselves, so they share (not repeat) the compiled wrappers.
+    G_ddp_run = G_run if G_ddp is G else compile_module(G_ddp, t.compile)
+    D_ddp_run = D_run if D_ddp is D else compile_module(D_ddp, t.compile)
     objective = make_objective(cfg.objective)
     generator = torch.Generator(device).manual_seed(dist.rank_seed(t.seed))
     if dist.rank():
