@@ -31,6 +31,9 @@ class DataConfig:
     image_size: int = 32  # images: side of the square the pictures are centre-cropped and resized to
     channels: int = 3  # images: 1 (grayscale) or 3 (RGB)
     pixel_range: list[float] = field(default_factory=lambda: [-1.0, 1.0])  # images as G/D see them
+    placement: str = "auto"  # "device": the data set lives on the training device; "host": in (pinned) host
+    #                          memory, each batch copied without blocking; "auto": device if it fits in half
+    #                          the GPU's free memory (always on a CPU)
 
 
 @dataclass
@@ -119,6 +122,7 @@ class Config:
 SECTIONS = ("data", "model", "objective", "opt_G", "opt_D", "train")
 PRECISIONS = ("fp32", "bf16", "fp16")
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
+PLACEMENTS = ("auto", "device", "host")
 
 
 # ---------------------------------------------------------------------------- presets
@@ -319,6 +323,8 @@ def validate(cfg: Config) -> None:
         raise GankitError(f"train.precision {t.precision!r} is not one of: {', '.join(PRECISIONS)}")
     if t.compile not in COMPILE_MODES:
         raise GankitError(f"train.compile {t.compile!r} is not one of: {', '.join(COMPILE_MODES)}")
+    if cfg.data.placement not in PLACEMENTS:
+        raise GankitError(f"data.placement {cfg.data.placement!r} is not one of: {', '.join(PLACEMENTS)}")
     if cfg.data.image_size < 4 or cfg.data.channels not in (1, 3):
         raise GankitError(f"data.image_size must be at least 4 and data.channels 1 or 3; got "
                           f"{cfg.data.image_size} and {cfg.data.channels}")

@@ -1,7 +1,8 @@
 """The dataset registry and the two shapes of data training sees.
 
-`TensorData`: a dataset held in memory as one tensor on the training device, batched by random
-index (no worker processes). `DistributionData`: a known 2D distribution sampled fresh each batch.
+`TensorData`: a dataset held in memory as one tensor on the training device (or, when it does not fit,
+in host memory with pinned, non-blocking batch copies), batched by random index (no worker processes).
+`DistributionData`: a known 2D distribution sampled fresh each batch.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class TensorData:
         self.x, self.labels, self.kind = x, labels, kind
         self.pixel_range = pixel_range
         self.num_classes = int(labels.max()) + 1 if labels is not None else 0
+        self.device, self.on_device = x.device, True  # where batches go; whether the set lives there (`to`)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -35,24 +37,54 @@ class TensorData:
     def __len__(self) -> int:
         return self.x.shape[0]
 
-    def to(self, device: torch.device) -> TensorData:
-        self.x = self.x.to(device)
-        self.labels = self.labels.to(device) if self.labels is not None else None
+    @property
+    def nbytes(self) -> int:
+        labels = self.labels.numel() * self.labels.element_size() if self.labels is not None else 0
+        return self.x.numel() * self.x.element_size() + labels
+
+    def to(self, device: torch.device | str, placement: str = "device") -> TensorData:
+        """Put the data where training reads it (`data.placement`). "device": the whole set on `device`,
+        batches gathered there. "host": the set stays in host memory; each batch is gathered there, pinned
+        and copied to `device` without blocking (for a set larger than the GPU). "auto": device when the set
+        takes at most half of the GPU's free memory; on a CPU host and device are the same memory."""
+        self.device = torch.device(device)
+        if placement == "auto":
+            placement = "device" if fits_on(self.device, self.nbytes) else "host"
+        self.on_device = placement == "device"
+        if self.on_device:
+            self.x = self.x.to(self.device)
+            self.labels = self.labels.to(self.device) if self.labels is not None else None
         return self
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """A batch drawn uniformly with replacement; images scaled to `pixel_range`."""
-        idx = torch.randint(len(self), (n,), generator=generator, device=self.x.device)
-        x = self.x[idx]
+        """A batch drawn uniformly with replacement; images scaled to `pixel_range`. The indices come from
+        `generator` (for host-resident data, a CPU generator: a GPU one would make every batch wait)."""
+        idx = torch.randint(len(self), (n,), generator=generator, device=generator.device).to(self.x.device)
+        x = self._to_device(self.x[idx])  # uint8 images cross to the GPU: a quarter of the float bytes
         if self.kind == "image":
             low, high = self.pixel_range
             x = x.float() * ((high - low) / 255.0) + low
-        return x, (self.labels[idx] if self.labels is not None else None)
+        return x, (self._to_device(self.labels[idx]) if self.labels is not None else None)
 
     def sample_labels(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """n labels (n,) drawn as the data holds them, p(y): the labels a conditional G is asked for."""
-        idx = torch.randint(len(self), (n,), generator=generator, device=self.x.device)
-        return self.labels[idx]
+        idx = torch.randint(len(self), (n,), generator=generator, device=generator.device).to(self.x.device)
+        return self._to_device(self.labels[idx])
+
+    def _to_device(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.on_device or self.device.type != "cuda":
+            return batch.to(self.device)
+        # Page-locked memory lets the copy run on the GPU's copy engine while the host goes on; torch's
+        # caching host allocator keeps each pinned block alive until its copy has finished.
+        return batch.pin_memory().to(self.device, non_blocking=True)
+
+
+def fits_on(device: torch.device, nbytes: int) -> bool:
+    """Whether a data set of `nbytes` belongs on `device`: always on a CPU, else within half its free memory."""
+    if device.type != "cuda":
+        return True
+    free, _total = torch.cuda.mem_get_info(device)
+    return nbytes <= free // 2
 
 
 class DistributionData:
@@ -65,8 +97,10 @@ class DistributionData:
         self.distribution = distribution
         self.num_classes = distribution.num_modes
 
-    def to(self, device: torch.device) -> DistributionData:
-        return self  # sampled on the generator's device
+    on_device = True  # sampled on the generator's device
+
+    def to(self, device: torch.device | str, placement: str = "device") -> DistributionData:
+        return self
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.distribution.sample(n, generator)

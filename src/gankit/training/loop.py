@@ -76,7 +76,7 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
     # Data, models, optimizers, objective. The global RNG seeds the weights and dropout; one
     # torch.Generator per rank on the device draws data batches and latents, so a run is reproducible.
     torch.manual_seed(t.seed)
-    dataset = load_dataset(cfg.data).to(device)
+    dataset = load_dataset(cfg.data).to(device, cfg.data.placement)  # on the device, or pinned host batches
     num_classes = conditional_classes(dataset, cfg.data.name, cfg.model.cond)  # 0: unconditional
     G, D = build_models(cfg.model, dataset.shape, num_classes)
     # Channels-last memory suits convolutions (cuDNN, oneDNN); MLPs and 2D points are left as they are.
@@ -98,6 +98,8 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
     D_ddp_run = D_run if D_ddp is D else compile_module(D_ddp, t.compile)
     objective = make_objective(cfg.objective)
     generator = torch.Generator(device).manual_seed(dist.rank_seed(t.seed))
+    # Data kept in host memory draws its batch indices on the CPU: indices from the GPU would make every batch wait.
+    index_generator = generator if dataset.on_device else torch.Generator().manual_seed(dist.rank_seed(t.seed) + 1)
     if dist.rank():
         torch.manual_seed(dist.rank_seed(t.seed))  # each rank its own dropout masks
     step, nimg, elapsed = 0, 0, 0.0
@@ -120,10 +122,12 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
         lr_scale, rollbacks, good_step = state.get("lr_scale", 1.0), state.get("rollbacks", 0), step
         ranks = state.get("rng_ranks") or [state["rng"]]
         if len(ranks) == dist.world_size():
-            _set_rng_state(ranks[dist.rank()], generator, device)
+            _set_rng_state(ranks[dist.rank()], generator, index_generator, device)
         else:  # another number of processes: fresh streams, seeded by rank and step
             torch.manual_seed(dist.rank_seed(t.seed) + step)
             generator.manual_seed(dist.rank_seed(t.seed) + step)
+            if index_generator is not generator:
+                index_generator.manual_seed(dist.rank_seed(t.seed) + step + 1)
             if main:
                 print(f"gankit: note: {path} was written by {len(ranks)} process(es), this run has "
                       f"{dist.world_size()}: data and latents continue from new seeds", file=sys.stderr)
@@ -154,7 +158,7 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
 
     def checkpoint() -> None:
         nonlocal good_step
-        rng = _rng_state(generator, device)
+        rng = _rng_state(generator, index_generator, device)
         ranks = dist.gather(rng) if dist.world_size() > 1 else None  # every rank's streams, for an exact resume
         dist.check_consistency(G, D)
         good_step = step
@@ -198,7 +202,7 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
             _schedule(opt_G, cfg.opt_G, step, lr_scale)
             _schedule(opt_D, cfg.opt_D, step, lr_scale)
             for _ in range(critic_steps(step, t)):  # k D steps, each on a fresh real batch
-                real, labels = dataset.sample(batch, generator)
+                real, labels = dataset.sample(batch, index_generator)
                 real = real.contiguous(memory_format=layout) if real.ndim == 4 else real
                 z = sample_z(batch, cfg.model, generator=generator)
                 y = labels if num_classes else None  # conditional: fakes for the real batch's labels
@@ -207,7 +211,7 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
                 accumulate(sums, counts, d_stats)
                 nimg += t.batch_size  # real images shown to D, on all ranks together
             z = sample_z(batch, cfg.model, generator=generator)
-            y = dataset.sample_labels(batch, generator) if num_classes else None  # y ~ p(y)
+            y = dataset.sample_labels(batch, index_generator) if num_classes else None  # y ~ p(y)
             g_stats = g_step(G_ddp_run, D_run, opt_G, objective=objective, z=z, y=y, precision=precision,
                              scaler=scaler_G)
             accumulate(sums, counts, g_stats)
@@ -345,16 +349,21 @@ def _schedule(opt: torch.optim.Optimizer, o: OptimConfig, step: int, scale: floa
             group["momentum"] = o.momentum + frac * (o.momentum_end - o.momentum)
 
 
-def _rng_state(generator: torch.Generator, device: torch.device) -> dict:
+def _rng_state(generator: torch.Generator, index_generator: torch.Generator, device: torch.device) -> dict:
     rng = {"torch": torch.get_rng_state(), "data": generator.get_state().cpu()}
+    if index_generator is not generator:
+        rng["index"] = index_generator.get_state()
     if device.type == "cuda":
         rng["cuda"] = torch.cuda.get_rng_state(device)
     return rng
 
 
-def _set_rng_state(rng: dict, generator: torch.Generator, device: torch.device) -> None:
+def _set_rng_state(rng: dict, generator: torch.Generator, index_generator: torch.Generator,
+                   device: torch.device) -> None:
     torch.set_rng_state(rng["torch"].cpu())
     generator.set_state(rng["data"].cpu())
+    if index_generator is not generator and "index" in rng:
+        index_generator.set_state(rng["index"].cpu())
     if device.type == "cuda" and "cuda" in rng:
         torch.cuda.set_rng_state(rng["cuda"].cpu(), device)
 
