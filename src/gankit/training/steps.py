@@ -51,7 +51,7 @@ def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, *, objectiv
         if couples_samples(D):  # batch norm: real and fake batches normalised apart, as DCGAN does
             real_out, fake_out = D_y(real), D_y(fake)
         else:  # one pass over both: larger matrix products, half the kernel launches
-            both = torch.cat([real, fake.to(real.dtype)])
+            both = torch.cat([real.to(fake.dtype), fake])  # in bf16/fp16 D would cast an fp32 cat anyway
             real_out, fake_out = bind_labels(D, None if y is None else torch.cat([y, y]))(both).chunk(2)
     real_out, fake_out = real_out.float(), fake_out.float()  # (N,) logits; losses in fp32
     loss = objective.d_loss(real_out, fake_out)
