@@ -92,12 +92,11 @@ class DistributionData:
 
     kind = "points"
     shape = (2,)
+    on_device = True  # sampled on the generator's device, whatever data.placement says
 
     def __init__(self, distribution):
         self.distribution = distribution
         self.num_classes = distribution.num_modes
-
-    on_device = True  # sampled on the generator's device
 
     def to(self, device: torch.device | str, placement: str = "device") -> DistributionData:
         return self
