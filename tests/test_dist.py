@@ -148,3 +148,22 @@ def test_gankit_train_nproc_launches_torchrun(tmp_path, capsys, monkeypatch):
     assert state["world_size"] == 2 and state["step"] == 4 and state["nimg"] == 4 * 32
     assert main(["train", "--preset", "ring8-ns", "--nproc", "2", "--train.batch_size=63"]) == 2
     assert "must divide by --nproc 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("world_size", [None, "2"])
+def test_a_torchrun_worker_exits_without_python_teardown(world_size, monkeypatch):
+    """A rank's exit skips the interpreter's teardown (atexit handlers do not run), where gloo's worker
+    thread, still releasing the last collective's tensors, once aborted a finished run (dist.exit_worker);
+    a plain process tears down as usual. The exit code passes through either way (2: a missing run)."""
+    import subprocess
+    import sys
+
+    if world_size:
+        monkeypatch.setenv("WORLD_SIZE", world_size)
+    else:
+        monkeypatch.delenv("WORLD_SIZE", raising=False)
+    code = ("import atexit, sys; atexit.register(print, 'teardown'); sys.argv = ['gankit', 'plot', 'no-such-run']; "
+            "from gankit.cli import entry; entry()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "'no-such-run' does not exist" in done.stderr
+    assert ("teardown" in done.stdout) == (world_size is None)

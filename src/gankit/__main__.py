@@ -1,5 +1,5 @@
 """`python -m gankit` runs the command line."""
 
-from gankit.cli import main
+from gankit.cli import entry
 
-raise SystemExit(main())
+entry()

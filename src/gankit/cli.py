@@ -6,8 +6,10 @@ User mistakes print one line `gankit: error: ...` and exit with code 2, without 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from gankit.errors import GankitError
 
@@ -117,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def entry() -> NoReturn:
+    """The `gankit` command and `python -m gankit`: `main`, then exit with its code."""
+    code = main()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # one of torchrun's ranks: skip Python's teardown
+        from gankit.training.dist import exit_worker
+
+        exit_worker(code)
+    raise SystemExit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -147,8 +159,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
-    import os
-
     from gankit.config import load_config
     from gankit.training import dist, train
     from gankit.training.rundir import find_latest_run
