@@ -96,6 +96,21 @@ def test_spectral_norm_makes_every_d_layer_1_lipschitz(shape):
             assert abs(raw - 1) > 0.2
 
 
+@pytest.mark.parametrize("spectral", [False, True])
+def test_projection_embedding_is_spectrally_normalised_with_d(spectral):
+    torch.manual_seed(0)
+    _, D = build_models(small(cond="projection", spectral_norm=spectral), (1, 28, 28), num_classes=10)
+    assert parametrize.is_parametrized(D.embed, "weight") == spectral
+    x, y = torch.randn(4, 1, 28, 28), torch.arange(4)
+    for _ in range(20):  # power iterations
+        D(x, y)
+    with torch.no_grad():
+        # The (10 classes x F) embedding as applied: sigma 1 under spectral norm; its xavier init has
+        # sigma about sqrt(6 / (10 + F)) * (sqrt 10 + sqrt F), far above 1 for F in the hundreds.
+        sigma = torch.linalg.matrix_norm(D.embed.weight, ord=2).item()
+    assert (sigma == pytest.approx(1.0, abs=0.02)) == spectral
+
+
 @pytest.mark.parametrize("shape", [(1, 64, 64), (1, 28, 32), (784,), (2,), (1, 16, 16)], ids=str)
 def test_other_shapes_are_a_user_error_naming_the_supported_sizes(shape):
     with pytest.raises(GankitError, match=re.escape("(C, 28, 28) or (C, 32, 32)") + ".*" + re.escape(repr(shape))):

@@ -18,6 +18,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
 
 from gankit.config import ModelConfig
 from gankit.errors import GankitError
@@ -94,6 +96,8 @@ class ProjectionDiscriminator(nn.Module):
         self.D, self.num_classes = D, num_classes
         self.embed = nn.Embedding(num_classes, D.head.in_features)
         nn.init.xavier_uniform_(self.embed.weight)  # as the SNGAN reference code; N(0, 1) rows would swamp psi
+        if parametrize.is_parametrized(D.head, "weight"):  # a spectrally normalised D: so is the class
+            spectral_norm(self.embed)  # embedding, as Miyato & Koyama's code does (SNEmbedID)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         h = self.D.features(x)  # (N, F)
