@@ -24,6 +24,7 @@ def test_goodfellow2014_is_the_papers_setup():
     assert (cfg.model.z_dim, cfg.model.z_dist, cfg.train.batch_size, cfg.train.d_steps) == (100, "uniform", 100, 1)
     assert (cfg.opt_D.name, cfg.opt_D.lr, cfg.opt_D.momentum, cfg.opt_D.momentum_end) == ("sgd", 0.1, 0.5, 0.7)
     assert (cfg.model.d_dropout_input, cfg.model.d_dropout) == (0.2, 0.5)
+    assert (cfg.opt_D.max_norm, cfg.opt_G.max_norm) == (1.9365, 0.0)  # pylearn2's max_col_norm, on D only
 
 
 def test_overrides_are_typed():
