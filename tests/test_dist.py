@@ -2,6 +2,8 @@
 both ranks hold identical weights, the loop trains and resumes exactly, and `gankit train --nproc`."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -155,9 +157,6 @@ def test_a_torchrun_worker_exits_without_python_teardown(world_size, monkeypatch
     """A rank's exit skips the interpreter's teardown (atexit handlers do not run), where gloo's worker
     thread, still releasing the last collective's tensors, once aborted a finished run (dist.exit_worker);
     a plain process tears down as usual. The exit code passes through either way (2: a missing run)."""
-    import subprocess
-    import sys
-
     if world_size:
         monkeypatch.setenv("WORLD_SIZE", world_size)
     else:
