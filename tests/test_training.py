@@ -9,6 +9,7 @@ from gankit import GankitError, load, load_config, sample, train
 from gankit.data import toy2d
 from gankit.metrics.toy2d import mode_coverage
 from gankit.training import checkpoint as ckpt_module
+from gankit.training import loop
 from gankit.training.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -49,6 +50,34 @@ def test_run_directory_contents(tmp_path):
     assert lines[-1]["estimate/value"] == pytest.approx(-lines[-1]["loss/D"])
     assert 0 < lines[-1]["D/fake"] < 1 and 0 < lines[-1]["D/real"] < 1
     assert json.loads((run / "config.json").read_text())["train"]["steps"] == 40
+
+
+@pytest.mark.parametrize("log_every", [10, 2])
+def test_gradient_norms_are_measured_every_few_steps_and_in_every_log_interval(tmp_path, monkeypatch, log_every):
+    # |grad| costs a pass over all gradients, so the loop measures it on every min(4, log_every)-th step
+    # (steps 4, 8 and the last, 11, with log_every 10; every 2nd and the last with 2), on the last of the
+    # k D steps, so that every logged line has them.
+    calls = {"d": [], "g": []}
+    real_d, real_g = loop.d_step, loop.g_step
+
+    def d_step(*args, **kwargs):
+        calls["d"].append(kwargs["grad_norm"])
+        return real_d(*args, **kwargs)
+
+    def g_step(*args, **kwargs):
+        calls["g"].append(kwargs["grad_norm"])
+        return real_g(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "d_step", d_step)
+    monkeypatch.setattr(loop, "g_step", g_step)
+    run = train(small(11, f"train.log_every={log_every}", "train.d_steps=2"), run_dir=tmp_path / "r", progress=False)
+    every = min(loop.GRAD_NORM_EVERY, log_every)
+    measured = [step % every == 0 or step == 11 for step in range(1, 12)]
+    assert calls["g"] == measured
+    assert calls["d"] == [m and last for m in measured for last in (False, True)]
+    lines = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [*range(log_every, 12, log_every), 11]
+    assert all(x["grad/G"] > 0 and x["grad/D"] > 0 for x in lines)
 
 
 @pytest.mark.parametrize("k", [1, 3])

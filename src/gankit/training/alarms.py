@@ -29,7 +29,10 @@ class NonFinite:
         self.first = torch.full((2,), NEVER, dtype=torch.long, device=self.device)  # (D, G)
 
     def update(self, step: int, d_stats: dict[str, torch.Tensor], g_stats: dict[str, torch.Tensor]) -> None:
-        values = [d_stats["loss/D"], d_stats["grad/D"], g_stats["loss/G"], g_stats["grad/G"]]
+        """Losses every step; gradient norms on the steps that measured them (a NaN gradient reaches the
+        weights, hence the next step's loss, so a step without them is caught one step later)."""
+        values = [d_stats["loss/D"], d_stats.get("grad/D", d_stats["loss/D"]),
+                  g_stats["loss/G"], g_stats.get("grad/G", g_stats["loss/G"])]
         bad = ~torch.isfinite(torch.stack([v.float().to(self.device) for v in values])).view(2, 2).all(1)
         self.first = torch.where(bad & (self.first == NEVER), step, self.first)
 

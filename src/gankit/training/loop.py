@@ -45,6 +45,8 @@ from gankit.training.stats import (
 )
 from gankit.training.steps import d_step, g_step
 
+GRAD_NORM_EVERY = 4  # steps between measured gradient norms (a mean over a log interval needs no more)
+
 
 def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = False,
           progress: bool = True) -> Path:
@@ -201,19 +203,23 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
         while step < t.steps:
             _schedule(opt_G, cfg.opt_G, step, lr_scale)
             _schedule(opt_D, cfg.opt_D, step, lr_scale)
-            for _ in range(critic_steps(step, t)):  # k D steps, each on a fresh real batch
+            # |grad D| and |grad G| on every few steps (steps.py) and the last: every log interval has some
+            measure = (step + 1) % min(GRAD_NORM_EVERY, t.log_every) == 0 or step + 1 == t.steps
+            k = critic_steps(step, t)
+            for i in range(k):  # k D steps, each on a fresh real batch
                 real, labels = dataset.sample(batch, index_generator)
                 real = real.contiguous(memory_format=layout) if real.ndim == 4 else real
                 z = sample_z(batch, cfg.model, generator=generator)
                 y = labels if num_classes else None  # conditional: fakes for the real batch's labels
                 d_stats = d_step(G_run, D_ddp_run, opt_D, objective=objective, real=real, z=z, y=y,
-                                 index=nimg // t.batch_size, precision=precision, scaler=scaler_D)
+                                 index=nimg // t.batch_size, precision=precision, scaler=scaler_D,
+                                 grad_norm=measure and i == k - 1)
                 accumulate(sums, counts, d_stats)
                 nimg += t.batch_size  # real images shown to D, on all ranks together
             z = sample_z(batch, cfg.model, generator=generator)
             y = dataset.sample_labels(batch, index_generator) if num_classes else None  # y ~ p(y)
             g_stats = g_step(G_ddp_run, D_run, opt_G, objective=objective, z=z, y=y, precision=precision,
-                             scaler=scaler_G)
+                             scaler=scaler_G, grad_norm=measure)
             accumulate(sums, counts, g_stats)
             if G_ema is not None:  # beta per step from a half-life in images (Karras et al. 2019)
                 update_ema(G_ema, G, beta=0.5 ** (t.batch_size / t.ema_halflife))
