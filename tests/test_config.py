@@ -54,6 +54,39 @@ def test_bad_overrides_name_the_problem(override, match):
         load_config(preset="ring8-ns", overrides=[override])
 
 
+@pytest.mark.parametrize("preset, override, match", [
+    ("ring8-ns", "model.spectral_norm=true", r"model.spectral_norm=True has no effect on model 'mlp2d'.*by: dcgan$"),
+    ("classic-mlp-mnist", "model.maxout_pieces=3", r"no effect on model 'classic-mlp'.*by: goodfellow2014, mirza2014"),
+    ("classic-mlp-mnist", "model.d_dropout=0.3", r"no effect.*read by: goodfellow2014, mirza2014"),
+    ("goodfellow2014-mnist", "model.g_dropout=0.5", r"model.g_dropout=0.5 has no effect.*read by: mirza2014$"),
+    ("classic-mlp-mnist", "model.g_hidden=128,256,512", r"'classic-mlp' takes 2 widths in model.g_hidden, got \[128"),
+    ("dcgan-mnist", "model.g_hidden=64,128", r"'dcgan' takes 1 width in model.g_hidden"),
+    ("mirza2014-cgan", "model.d_hidden=240,240", r"'mirza2014' takes 3 widths in model.d_hidden"),
+])
+def test_a_model_field_its_family_would_ignore_is_an_error(preset, override, match):
+    with pytest.raises(GankitError, match=match):
+        load_config(preset=preset, overrides=[override])
+
+
+def test_the_family_table_says_what_each_builder_reads():
+    # Every built-in family is in the table, and a field it lists as read changes the built networks.
+    from gankit.models import FAMILIES, FAMILY_ONLY, MODELS, build_models
+    from gankit.models.conditioning import NATIVE
+
+    assert set(FAMILIES) == set(MODELS.names())
+    changed = {"maxout_pieces": 2, "d_dropout_input": 0.3, "d_dropout": 0.3, "g_dropout": 0.3, "spectral_norm": "true"}
+    for name, (reads, _, _) in FAMILIES.items():
+        assert reads <= set(FAMILY_ONLY)
+        cond = NATIVE.get(name, "none")
+        shape = (2,) if name == "mlp2d" else (1, 28, 28)
+        base = load_config(overrides=[f"model.name={name}", f"model.cond={cond}"]).model
+        nets = [str(build_models(base, shape, num_classes=10))]
+        for key in reads:
+            nets.append(str(build_models(load_config(overrides=[
+                f"model.name={name}", f"model.cond={cond}", f"model.{key}={changed[key]}"]).model, shape, 10)))
+        assert len(set(nets)) == len(nets), name  # each field read shows in the modules' description
+
+
 def test_unknown_preset_lists_the_valid_ones():
     with pytest.raises(GankitError, match="unknown preset 'ring9'.*ring8-ns"):
         load_config(preset="ring9")

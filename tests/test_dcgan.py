@@ -117,11 +117,6 @@ def test_other_shapes_are_a_user_error_naming_the_supported_sizes(shape):
         build_models(small(), shape)
 
 
-def test_more_than_one_width_is_a_user_error():
-    with pytest.raises(GankitError, match=r"one base width in model.g_hidden"):
-        build_models(ModelConfig(name="dcgan", g_hidden=[64, 128]), (1, 28, 28))
-
-
 @pytest.mark.parametrize("spectral", [False, True])
 @pytest.mark.parametrize("cond", ["concat", "embed", "projection"])
 def test_conditional_dcgan(cond, spectral):

@@ -338,9 +338,11 @@ def validate(cfg: Config) -> None:
                           f"got {cfg.model.maxout_pieces} and {widths}")
     if cfg.model.z_dist not in ("normal", "uniform", "uniform01"):
         raise GankitError(f"model.z_dist {cfg.model.z_dist!r} is not one of: normal, uniform, uniform01")
+    from gankit.models import check_model_fields
     from gankit.models.conditioning import check_conditioning
 
     check_conditioning(cfg.model)
+    check_model_fields(cfg.model)
     for key in ("d_dropout_input", "d_dropout", "g_dropout"):
         if not 0.0 <= getattr(cfg.model, key) < 1.0:
             raise GankitError(f"model.{key} must be in [0, 1), got {getattr(cfg.model, key)}")

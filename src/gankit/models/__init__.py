@@ -36,6 +36,42 @@ MODELS.add("mirza2014", mlp.mirza2014,
            "Mirza & Osindero 2014 conditional MNIST: z and y branches into G, x and y into a maxout D (cond=concat)")
 
 
+# What each built-in family reads besides z_dim and the hidden widths: the fields below are read by
+# some families only, and the fixed-depth families take a set number of widths (None: any number).
+# check_model_fields names a field a family would silently ignore, before anything is built.
+FAMILY_ONLY = ("maxout_pieces", "d_dropout_input", "d_dropout", "g_dropout", "spectral_norm")
+FAMILIES: dict[str, tuple[set[str], int | None, int | None]] = {  # name: (fields read, G widths, D widths)
+    "mlp2d": (set(), None, None),
+    "classic-mlp": (set(), 2, None),
+    "wgan-mlp": (set(), None, None),
+    "gulrajani2017-conv": (set(), 1, 1),  # base widths
+    "dcgan": ({"spectral_norm"}, 1, 1),  # base widths, doubled per layer
+    "goodfellow2014": ({"maxout_pieces", "d_dropout_input", "d_dropout"}, 2, 2),
+    "lrelu-mlp": (set(), None, None),
+    "mirza2014": ({"maxout_pieces", "d_dropout_input", "d_dropout", "g_dropout"}, 3, 3),  # z, y, joint
+}
+
+
+def check_model_fields(cfg: ModelConfig) -> None:
+    """A family-only field set away from its default for a family that does not read it, or a width
+    list of the wrong length, is an error naming the families that do read it. Plugin families (not
+    in FAMILIES) check their own fields."""
+    if cfg.name not in FAMILIES:
+        return
+    reads, g_count, d_count = FAMILIES[cfg.name]
+    default = ModelConfig()
+    for key in FAMILY_ONLY:
+        if getattr(cfg, key) != getattr(default, key) and key not in reads:
+            users = [name for name, (fields, _, _) in FAMILIES.items() if key in fields]
+            raise GankitError(f"model.{key}={getattr(cfg, key)!r} has no effect on model {cfg.name!r}; "
+                              f"it is read by: {', '.join(users)}")
+    for key, count in (("g_hidden", g_count), ("d_hidden", d_count)):
+        widths = getattr(cfg, key)
+        if count is not None and widths and len(widths) != count:
+            raise GankitError(f"model {cfg.name!r} takes {count} width{'s' if count > 1 else ''} in "
+                              f"model.{key}, got {widths}")
+
+
 def build_models(cfg: ModelConfig, shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     """G and D of the family `cfg.name` for data of `shape`; conditioned on `num_classes` labels
     (the number in the data) when `cfg.cond` is not "none"."""

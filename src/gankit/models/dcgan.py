@@ -92,12 +92,6 @@ def init_weights(net: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def _base_width(widths: list[int], key: str) -> int:
-    if len(widths) > 1:
-        raise GankitError(f"model 'dcgan' takes one base width in {key} (the widths double per layer), got {widths}")
-    return widths[0] if widths else 64
-
-
 def dcgan(cfg: ModelConfig, shape: tuple[int, ...]) -> tuple[DCGANGenerator, DCGANDiscriminator]:
     """DCGAN G and D for images (C, 28, 28) or (C, 32, 32); base widths 64, or model.g_hidden[0] and
     model.d_hidden[0]; model.spectral_norm swaps D's batch norm for spectral normalisation."""
@@ -107,8 +101,8 @@ def dcgan(cfg: ModelConfig, shape: tuple[int, ...]) -> tuple[DCGANGenerator, DCG
     channels, side = shape[0], shape[1]
     # Channels follow `shape`: the data's for G; a concat-conditional D is built from a second call
     # with the label maps added to the channels, and that call's G is discarded (conditioning.condition).
-    G = DCGANGenerator(cfg.z_dim, side, channels, _base_width(cfg.g_hidden, "model.g_hidden"))
-    D = DCGANDiscriminator(side, channels, _base_width(cfg.d_hidden, "model.d_hidden"), spectral=cfg.spectral_norm)
+    G = DCGANGenerator(cfg.z_dim, side, channels, (cfg.g_hidden or [64])[0])
+    D = DCGANDiscriminator(side, channels, (cfg.d_hidden or [64])[0], spectral=cfg.spectral_norm)
     init_weights(G)
     init_weights(D)
     if cfg.spectral_norm:
