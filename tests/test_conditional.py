@@ -94,6 +94,7 @@ def test_mirza2014_cgan_is_the_papers_setup():
         assert (opt.name, opt.lr, opt.lr_decay, opt.lr_min, opt.momentum, opt.momentum_end) == (
             "sgd", 0.1, 1.00004, 1e-6, 0.5, 0.7)
     assert (cfg.train.batch_size, cfg.model.g_dropout, cfg.model.d_dropout) == (100, 0.5, 0.5)
+    assert (cfg.model.d_dropout_input, cfg.opt_D.max_norm) == (0.2, 1.9365)  # from the 2014 code, as goodfellow2014
     G, D = build_models(cfg.model, IMAGE, 10)
     assert [m.out_features for m in G.modules() if isinstance(m, torch.nn.Linear)] == [200, 1000, 1200, 784]
     assert [(m.units, m.pieces) for m in D.modules() if isinstance(m, Maxout)] == [(240, 5), (50, 5), (240, 4)]
