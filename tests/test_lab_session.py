@@ -55,9 +55,15 @@ def test_steps_change_the_networks_they_train(session):
     assert record["step"] == 4 and all(math.isfinite(record[k]) for k in ("loss/D", "loss/G", "D/real", "D/fake"))
 
 
-def test_lab_iterations_are_the_training_loop(tmp_path):
-    """Five lab iterations from a fresh game give bit-identical networks to `gankit.train` for five steps."""
+@pytest.mark.parametrize("schedules", [False, True])
+def test_lab_iterations_are_the_training_loop(tmp_path, schedules):
+    """Five lab iterations from a fresh game give bit-identical networks to `gankit.train` for five steps,
+    also with SGD whose learning rate decays and momentum ramps per step (pylearn2's schedules)."""
     cfg = small_config()
+    if schedules:
+        for opt in (cfg.opt_G, cfg.opt_D):
+            opt.name, opt.lr, opt.lr_decay, opt.momentum, opt.momentum_end, opt.momentum_ramp = (
+                "sgd", 0.1, 2.0, 0.5, 0.9, 4)
     lab = LabSession(cfg, runs_dir=tmp_path / "runs")
     lab.run(5)
     cfg.train.steps, cfg.train.log_every = 5, 5

@@ -36,7 +36,7 @@ from gankit.lab.messages import DATASETS_2D, LAYERS, MAX_POINTS, MAX_SPEED, pars
 from gankit.models import build_models, sample_z
 from gankit.objectives import make_objective
 from gankit.objectives.fgan import DIVERGENCES
-from gankit.training.loop import critic_steps, make_optimizer
+from gankit.training.loop import critic_steps, make_optimizer, schedule
 from gankit.training.steps import d_step, g_step
 
 DISPLAY_POINTS = 512  # real and generated points drawn (fixed samples and fixed latents: no flicker)
@@ -149,6 +149,8 @@ class LabSession:
         returns each step's stats."""
         t, model = self.cfg.train, self.cfg.model
         stats: list[dict[str, torch.Tensor]] = []
+        schedule(self.opt_G, self.cfg.opt_G, self.step)  # lr decay and momentum ramps, as gankit.train
+        schedule(self.opt_D, self.cfg.opt_D, self.step)
         if which in ("d", "both"):
             for _ in range(critic_steps(self.step, t) if which == "both" else 1):
                 real, labels = self.dataset.sample(t.batch_size, self.generator)

@@ -201,8 +201,8 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
                dynamic_ncols=True, mininterval=0.5)
     try:
         while step < t.steps:
-            _schedule(opt_G, cfg.opt_G, step, lr_scale)
-            _schedule(opt_D, cfg.opt_D, step, lr_scale)
+            schedule(opt_G, cfg.opt_G, step, lr_scale)
+            schedule(opt_D, cfg.opt_D, step, lr_scale)
             # |grad D| and |grad G| on every few steps (steps.py) and the last: every log interval has some
             measure = (step + 1) % min(GRAD_NORM_EVERY, t.log_every) == 0 or step + 1 == t.steps
             k = critic_steps(step, t)
@@ -343,7 +343,7 @@ def max_norm_(module: torch.nn.Module, max_norm: float) -> None:
             p.copy_(torch.renorm(p, 2, 0, max_norm))
 
 
-def _schedule(opt: torch.optim.Optimizer, o: OptimConfig, step: int, scale: float = 1.0) -> None:
+def schedule(opt: torch.optim.Optimizer, o: OptimConfig, step: int, scale: float = 1.0) -> None:
     """lr / lr_decay^step floored at lr_min (pylearn2 ExponentialDecay), times `scale` (lowered by
     NaN/Inf rollbacks); linear momentum ramp from `momentum` to `momentum_end` over `momentum_ramp`
     steps (pylearn2 MomentumAdjustor)."""
