@@ -61,11 +61,11 @@ def test_gradient_norms_are_measured_every_few_steps_and_in_every_log_interval(t
     real_d, real_g = loop.d_step, loop.g_step
 
     def d_step(*args, **kwargs):
-        calls["d"].append(kwargs["grad_norm"])
+        calls["d"].append(kwargs["measure_grad"])
         return real_d(*args, **kwargs)
 
     def g_step(*args, **kwargs):
-        calls["g"].append(kwargs["grad_norm"])
+        calls["g"].append(kwargs["measure_grad"])
         return real_g(*args, **kwargs)
 
     monkeypatch.setattr(loop, "d_step", d_step)

@@ -213,13 +213,13 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
                 y = labels if num_classes else None  # conditional: fakes for the real batch's labels
                 d_stats = d_step(G_run, D_ddp_run, opt_D, objective=objective, real=real, z=z, y=y,
                                  index=nimg // t.batch_size, precision=precision, scaler=scaler_D,
-                                 grad_norm=measure and i == k - 1)
+                                 measure_grad=measure and i == k - 1)
                 accumulate(sums, counts, d_stats)
                 nimg += t.batch_size  # real images shown to D, on all ranks together
             z = sample_z(batch, cfg.model, generator=generator)
             y = dataset.sample_labels(batch, index_generator) if num_classes else None  # y ~ p(y)
             g_stats = g_step(G_ddp_run, D_run, opt_G, objective=objective, z=z, y=y, precision=precision,
-                             scaler=scaler_G, grad_norm=measure)
+                             scaler=scaler_G, measure_grad=measure)
             accumulate(sums, counts, g_stats)
             if G_ema is not None:  # beta per step from a half-life in images (Karras et al. 2019)
                 update_ema(G_ema, G, beta=0.5 ** (t.batch_size / t.ema_halflife))

@@ -11,7 +11,7 @@ DDP would wait for D gradients that never come.
 
 `precision` (training/precision.py) runs the networks under bf16/fp16 autocast; the objective always
 sees fp32 logits. `scaler`: the optimizer's fp16 loss scaler (a pass-through otherwise).
-`grad_norm=False` leaves out `grad/D` / `grad/G`: one more pass over every gradient, about 8% of a step
+`measure_grad=False` leaves out `grad/D` / `grad/G`: one more pass over every gradient, about 8% of a step
 of the classic MLP at batch 64 on 2 CPU cores, so the loop measures it on every few steps only.
 """
 
@@ -38,7 +38,7 @@ def grad_norm(module: nn.Module) -> torch.Tensor:
 def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, *, objective: Objective,
            real: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None,
            index: int = 0, precision: Precision = FP32, scaler: torch.amp.GradScaler = NO_SCALING,
-           grad_norm: bool = True) -> dict[str, torch.Tensor]:
+           measure_grad: bool = True) -> dict[str, torch.Tensor]:
     """Update D once on a real batch and a fake batch G(z); G gets no gradients.
 
     `y` (N,) are the real batch's labels for a conditional GAN: the fakes are drawn for the same
@@ -66,7 +66,7 @@ def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, *, objectiv
         loss = loss + penalty
     opt_D.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
-    stats.update(_unscaled_grad_norm(D, opt_D, scaler, "D", grad_norm))
+    stats.update(_unscaled_grad_norm(D, opt_D, scaler, "D", measure_grad))
     scaler.step(opt_D)  # skipped by an fp16 scaler when a gradient overflowed
     scaler.update()
     if objective.clip > 0:  # WGAN: keep the critic in a compact set, so it is K-Lipschitz
@@ -79,7 +79,7 @@ def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, *, objectiv
 
 def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, *, objective: Objective,
            z: torch.Tensor, y: torch.Tensor | None = None, precision: Precision = FP32,
-           scaler: torch.amp.GradScaler = NO_SCALING, grad_norm: bool = True) -> dict[str, torch.Tensor]:
+           scaler: torch.amp.GradScaler = NO_SCALING, measure_grad: bool = True) -> dict[str, torch.Tensor]:
     """Update G once; D's weights are frozen so no gradient is computed for them. `y` (N,): the
     labels G is asked for, in a conditional GAN."""
     D.requires_grad_(False)
@@ -89,7 +89,7 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, *, objectiv
         loss = objective.g_loss(fake_out.float())
         opt_G.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
-        stats = {"loss/G": loss.detach(), **_unscaled_grad_norm(G, opt_G, scaler, "G", grad_norm)}
+        stats = {"loss/G": loss.detach(), **_unscaled_grad_norm(G, opt_G, scaler, "G", measure_grad)}
         scaler.step(opt_G)
         scaler.update()
     finally:
