@@ -1,16 +1,20 @@
-"""Training throughput, side by side in one run: the classic loop (benchmarks/classic_loop.py) and
+"""Training throughput, side by side in one run: the classic loop (benchmarks/classic_loop.py), a
+hand-tuned loop of the engine's math with nothing else in it (benchmarks/hand_tuned_loop.py, fp32) and
 gankit's engine (`gankit.train`), same data, model, batch and thread count, against the matrix-product
 limit this machine reaches for the model's own matrix shapes (measured here, in the same run).
 
-    python benchmarks/throughput.py            # batch 64, 256, 1024; fp32 and bf16 (~20 min on 2 cores)
+    python benchmarks/throughput.py            # batch 64, 256, 1024; fp32 and bf16 (~25 min on 2 cores)
     python benchmarks/throughput.py --quick    # shorter measurements (< 5 min here)
 
-Every measurement runs in a fresh process, so each has its own peak memory (resident set on the CPU,
-`max_memory_allocated` on a GPU) and nothing warms up for the next. Images/s counts real images shown
-to D (the `nimg` counter), after a warm-up. FLOP per image: `torch.utils.flop_counter` over one
-engine iteration (a D step and a G step). Limit: images/s if every one of those FLOP ran at the speed of
-the model's own matrix products (forward, input-gradient and weight-gradient shapes of every Linear layer)
-timed alone; for convolutional models, a large square matrix product. Ends with one JSON line.
+Every measurement runs in a fresh process, so each has its own peak memory (the peak resident set
+during the loop on the CPU, `max_memory_allocated` on a GPU) and nothing warms up for the next.
+Images/s counts real images shown to D (the `nimg` counter), after a warm-up. FLOP per image:
+`torch.utils.flop_counter` over one engine iteration (a D step and a G step). Limit: images/s if every
+one of those FLOP ran at the speed of the model's own matrix products (forward, input-gradient and
+weight-gradient shapes of every Linear layer) timed alone; for convolutional models, a large square
+matrix product. Each process times the limit itself just before and just after its loop (the table's
+"limit drift" is the change between the two), as this machine's speed drifts by tens of percent over
+seconds and minutes. Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -76,8 +80,27 @@ def run_classic(args) -> dict:
                          warmup_batches=warmup)
 
 
-def run_limit(args) -> dict:
-    """FLOP per image (one engine iteration) and the matrix-product limit in FLOP/s."""
+def run_hand_tuned(args) -> dict:
+    from hand_tuned_loop import train_hand_tuned
+
+    from gankit.data import load_dataset
+    from gankit.models import build_models
+
+    cfg = config(args, args.batch, "fp32")
+    torch.manual_seed(0)
+    data = load_dataset(cfg.data)
+    G, D = build_models(cfg.model, data.shape)
+    low, high = cfg.data.pixel_range
+    device = torch.device(args.device)
+    x = (data.x.float() * ((high - low) / 255.0) + low).to(device)  # resident as floats: no per-batch conversion
+    warmup = max(5, int(args.warmup * 5000 / args.batch))  # about `warmup` seconds
+    return train_hand_tuned(G.to(device), D.to(device), x, z_dim=cfg.model.z_dim, batch_size=args.batch,
+                            lr=cfg.opt_D.lr, betas=tuple(cfg.opt_D.betas), seconds=args.seconds,
+                            warmup_batches=warmup)
+
+
+def flop_per_image(args) -> float:
+    """FLOP per real image of one engine iteration (a D step and a G step), counted on the CPU."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from gankit.data import load_dataset
@@ -87,23 +110,29 @@ def run_limit(args) -> dict:
     from gankit.training.steps import d_step, g_step
 
     cfg = config(args, args.batch, "fp32")
-    device = torch.device("cuda" if args.device == "cuda" else "cpu")
-    data = load_dataset(cfg.data).to(device)
+    data = load_dataset(cfg.data)
     G, D = build_models(cfg.model, data.shape)
-    G, D = G.to(device), D.to(device)
     opt_G, opt_D, objective = make_optimizer(G, cfg.opt_G), make_optimizer(D, cfg.opt_D), make_objective(cfg.objective)
-    gen = torch.Generator(device).manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
     with FlopCounterMode(display=False) as counter:
         d_step(G, D, opt_D, objective=objective, real=data.sample(args.batch, gen)[0],
                z=sample_z(args.batch, cfg.model, generator=gen))
         g_step(G, D, opt_G, objective=objective, z=sample_z(args.batch, cfg.model, generator=gen))
-    flop_per_img = counter.get_total_flops() / args.batch
+    return counter.get_total_flops() / args.batch
+
+
+def matmul_flops(args, seconds: float) -> float:
+    """FLOP/s of the model's own matrix products at this batch, timed alone: (m, k, n) of X W^T, dY W and
+    dY^T X for every Linear layer; for a convolutional model, a large square product."""
+    from gankit.models import build_models
+
+    device = torch.device(args.device)
     dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
+    G, D = build_models(config(args, args.batch, "fp32").model, (1, 28, 28))  # MNIST's shape
     linears = [m for m in (*G.modules(), *D.modules()) if isinstance(m, nn.Linear)]
-    convolutional = any(isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in D.modules())
-    if convolutional:  # a large square product as the ceiling
+    if any(isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in D.modules()):
         shapes = [(4096, 4096, 4096)] if device.type == "cuda" else [(1024, 1024, 1024)]
-    else:  # (m, k, n) of X W^T, dY W and dY^T X for every Linear at this batch
+    else:
         shapes = [s for m in linears for s in ((args.batch, m.in_features, m.out_features),
                                               (args.batch, m.out_features, m.in_features),
                                               (m.out_features, args.batch, m.in_features))]
@@ -120,20 +149,39 @@ def run_limit(args) -> dict:
     for _ in range(3):
         sweep()
     rounds, start = 0, time.perf_counter()
-    while time.perf_counter() - start < args.seconds / 4:
+    while time.perf_counter() - start < seconds:
         sweep()
         rounds += 1
-    flops = rounds * flop / (time.perf_counter() - start)
-    return {"flop_per_img": flop_per_img, "limit_flops": flops, "limit_img_per_s": flops / flop_per_img}
+    return rounds * flop / (time.perf_counter() - start)
+
+
+def reset_peak_memory(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    elif Path("/proc/self/clear_refs").exists():
+        Path("/proc/self/clear_refs").write_text("5")  # Linux: the peak resident set restarts from now
+
+
+def peak_memory_mib(device: str) -> float:
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    status = Path("/proc/self/status")
+    if status.exists():
+        line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux; since the start
 
 
 def worker(args) -> None:
+    """One loop's images/s, with the matrix-product limit measured in the same process just before and
+    just after it: a limit measured in another process minutes apart gave fractions above 100%."""
     torch.set_num_threads(args.threads)
-    result = {"engine": run_engine, "classic": run_classic, "limit": run_limit}[args.worker](args)
-    if args.device == "cuda":
-        result["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    before = matmul_flops(args, args.seconds / 8)
+    reset_peak_memory(args.device)
+    result = {"engine": run_engine, "classic": run_classic, "hand": run_hand_tuned}[args.worker](args)
+    result["peak_mib"] = peak_memory_mib(args.device)
+    after = matmul_flops(args, args.seconds / 8)
+    result |= {"limit_flops": (before + after) / 2, "limit_drift": after / before}
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -162,11 +210,11 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=None, help="measured seconds per figure and round")
     p.add_argument("--rounds", type=int, default=None, help="alternating rounds; each figure is the best")
     p.add_argument("--warmup", type=float, default=None, help="seconds of warm-up before measuring")
-    p.add_argument("--worker", choices=["engine", "classic", "limit"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["engine", "classic", "hand"], help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     p.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
     args = p.parse_args()
-    args.seconds = args.seconds or (5.0 if args.quick else 12.0)
+    args.seconds = args.seconds or (4.0 if args.quick else 12.0)
     args.rounds = args.rounds or (2 if args.quick else 3)
     args.warmup = args.warmup if args.warmup is not None else (2.0 if args.quick else 4.0)
     if args.worker:
@@ -174,41 +222,42 @@ def main() -> None:
 
     rows, figures = [], {}
     for batch in args.batches:
-        # Rounds alternate between the loops, and each figure is the best of its rounds: this machine's
-        # speed drifts by tens of percent over minutes, and the drift then hits every loop alike.
+        args.batch = batch
+        flop = flop_per_image(args)  # in this process, on the CPU: the workers only time
+        # Rounds alternate between the loops and each figure is the best of its rounds; each worker also
+        # measures the limit itself, around its own run (see worker()).
         best: dict[str, dict] = {}
         for _ in range(args.rounds):
-            for key, what, prec in (("limit fp32", "limit", "fp32"), ("limit bf16", "limit", "bf16"),
-                                    ("classic", "classic", "fp32"), ("fp32", "engine", "fp32"),
-                                    ("bf16", "engine", "bf16")):
+            for key, what, prec in (("classic", "classic", "fp32"), ("hand", "hand", "fp32"),
+                                    ("fp32", "engine", "fp32"), ("bf16", "engine", "bf16")):
                 r = measure(args, what, batch, prec)
-                speed = "limit_flops" if what == "limit" else "img_per_s"
-                if key not in best or r[speed] > best[key][speed]:
+                r["limit_img_per_s"] = r["limit_flops"] / flop
+                r["fraction"] = r["img_per_s"] / r["limit_img_per_s"]
+                if key not in best or r["img_per_s"] > best[key]["img_per_s"]:
                     best[key] = r
-        limits = {"fp32": best["limit fp32"], "bf16": best["limit bf16"]}
-        classic, engine = best["classic"], {"fp32": best["fp32"], "bf16": best["bf16"]}
-        rows.append(("classic loop", batch, "fp32", classic, limits["fp32"]))
-        rows += [("gankit", batch, prec, engine[prec], limits[prec]) for prec in ("fp32", "bf16")]
-        f = {"classic_img_per_s": classic["img_per_s"], "classic_peak_mib": classic["peak_mib"],
-             "flop_per_img": limits["fp32"]["flop_per_img"]}
+        classic, hand, engine = best["classic"], best["hand"], {"fp32": best["fp32"], "bf16": best["bf16"]}
+        rows += [("classic loop", batch, "fp32", classic), ("hand-tuned loop", batch, "fp32", hand)]
+        rows += [("gankit", batch, prec, engine[prec]) for prec in ("fp32", "bf16")]
+        f = {"flop_per_img": flop}
+        for name, r in (("classic", classic), ("hand_tuned", hand), ("fp32", engine["fp32"]), ("bf16", engine["bf16"])):
+            f |= {f"{name}_img_per_s": r["img_per_s"], f"{name}_peak_mib": r["peak_mib"],
+                  f"{name}_limit_img_per_s": r["limit_img_per_s"], f"{name}_fraction_of_limit": r["fraction"]}
         for prec in ("fp32", "bf16"):
-            f[f"{prec}_img_per_s"] = engine[prec]["img_per_s"]
-            f[f"{prec}_peak_mib"] = engine[prec]["peak_mib"]
-            f[f"{prec}_limit_img_per_s"] = limits[prec]["limit_img_per_s"]
-            f[f"{prec}_fraction_of_limit"] = engine[prec]["img_per_s"] / limits[prec]["limit_img_per_s"]
             f[f"{prec}_vs_classic_ratio"] = engine[prec]["img_per_s"] / classic["img_per_s"]
         f["bf16_vs_fp32_ratio"] = engine["bf16"]["img_per_s"] / engine["fp32"]["img_per_s"]
+        f["fp32_vs_hand_tuned_ratio"] = engine["fp32"]["img_per_s"] / hand["img_per_s"]
         figures[f"batch{batch}"] = {k: round(v, 3) for k, v in f.items()}
         print(f"batch {batch}: classic {classic['img_per_s']:,.0f} img/s, "
               f"gankit fp32 {engine['fp32']['img_per_s']:,.0f} "
-              f"({f['fp32_vs_classic_ratio']:.2f}x, {f['fp32_fraction_of_limit']:.0%} of limit), bf16 "
+              f"({f['fp32_vs_classic_ratio']:.2f}x, {f['fp32_fraction_of_limit']:.0%} of limit; hand-tuned loop "
+              f"{hand['img_per_s']:,.0f}, {f['hand_tuned_fraction_of_limit']:.0%}), bf16 "
               f"{engine['bf16']['img_per_s']:,.0f} ({f['bf16_vs_fp32_ratio']:.2f}x fp32)", flush=True)
 
-    table = ["| loop | batch | precision | img/s | limit img/s | fraction of limit | peak memory MiB |",
-             "|---|---|---|---|---|---|---|"]
-    for name, batch, prec, r, lim in rows:
-        table.append(f"| {name} | {batch} | {prec} | {r['img_per_s']:,.0f} | {lim['limit_img_per_s']:,.0f} | "
-                     f"{r['img_per_s'] / lim['limit_img_per_s']:.0%} | {r['peak_mib']:,.0f} |")
+    table = ["| loop | batch | precision | img/s | limit img/s | fraction of limit | limit drift | peak memory MiB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, batch, prec, r in rows:
+        table.append(f"| {name} | {batch} | {prec} | {r['img_per_s']:,.0f} | {r['limit_img_per_s']:,.0f} | "
+                     f"{r['fraction']:.0%} | {r['limit_drift'] - 1:+.0%} | {r['peak_mib']:,.0f} |")
     print("\n".join(table))
     goals = {}
     if "batch64" in figures:
