@@ -122,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 def entry() -> NoReturn:
     """The `gankit` command and `python -m gankit`: `main`, then exit with its code."""
     code = main()
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # one of torchrun's ranks: skip Python's teardown
+    # One of torchrun's ranks: skip Python's teardown (dist.under_torchrun(), read here without importing
+    # torch, which commands such as `gankit list` never load)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         from gankit.training.dist import exit_worker
 
         exit_worker(code)
@@ -195,7 +197,7 @@ def _train(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
     if args.nproc is not None:  # check here, once, then start the processes
         if args.nproc < 1:
             raise GankitError(f"--nproc must be at least 1, got {args.nproc}")
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if dist.under_torchrun():
             raise GankitError("--nproc starts the processes itself: under torchrun leave it out")
         if cfg.train.batch_size % args.nproc:
             raise GankitError(f"train.batch_size {cfg.train.batch_size} is the global batch and must divide by "

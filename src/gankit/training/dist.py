@@ -26,10 +26,15 @@ def rank() -> int:
     return td.get_rank() if td.is_available() and td.is_initialized() else 0
 
 
+def under_torchrun() -> bool:
+    """Whether this process is one of several ranks torchrun started (it sets WORLD_SIZE for them)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def init(device: torch.device) -> tuple[torch.device, bool]:
     """Join the process group torchrun describes, if any, and choose this rank's device (cuda:LOCAL_RANK
     on GPUs). Returns the device and whether this call started the group (and so must end it)."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or td.is_initialized():
+    if not under_torchrun() or td.is_initialized():
         return device, False
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
