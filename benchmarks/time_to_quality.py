@@ -123,6 +123,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run of every loop per seed")
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], help="gankit precisions to time")
+    p.add_argument("--name", default="time_to_quality", help="results file name in benchmarks/results/")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -147,13 +148,13 @@ def main() -> None:
     rows, figures = report(args, runs)
     print("\n".join(rows))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "time_to_quality.md").write_text(
-        f"# time_to_quality\n\n`python benchmarks/time_to_quality.py {' '.join(sys.argv[1:])}`: classic-mlp-mnist, "
+    (RESULTS / f"{args.name}.md").write_text(
+        f"# {args.name}\n\n`python benchmarks/time_to_quality.py {' '.join(sys.argv[1:])}`: classic-mlp-mnist, "
         f"FD thresholds {args.thresholds} ({args.eval_n} samples, fd_mnist), {args.threads} threads, "
         f"seeds {args.seeds}; training seconds only.\n\n" + "\n".join(rows)
         + "\n\nCurves per seed:\n\n```\n" + json.dumps(runs) + "\n```\n")
     line = json.dumps({"benchmark": "time_to_quality", "results": figures})
-    (RESULTS / "time_to_quality.json").write_text(line + "\n")
+    (RESULTS / f"{args.name}.json").write_text(line + "\n")
     print(line)
 
 
