@@ -64,16 +64,21 @@ def run_engine(args) -> dict:
     return {"img_per_s": (timed[-1]["nimg"] - n0) / (timed[-1]["time"] - t0), "images": timed[-1]["nimg"]}
 
 
-def run_classic(args) -> dict:
-    from classic_loop import train_classic
-
+def data_and_models(args):
+    """The fp32 config at this batch, its data set and freshly initialised G and D (seed 0)."""
     from gankit.data import load_dataset
     from gankit.models import build_models
 
     cfg = config(args, args.batch, "fp32")
     torch.manual_seed(0)
     data = load_dataset(cfg.data)
-    G, D = build_models(cfg.model, data.shape)
+    return cfg, data, *build_models(cfg.model, data.shape)
+
+
+def run_classic(args) -> dict:
+    from classic_loop import train_classic
+
+    cfg, data, G, D = data_and_models(args)
     images = data.x[:, 0].numpy()  # (N, 28, 28) uint8
     warmup = max(5, int(args.warmup * 1500 / args.batch))  # about `warmup` seconds at the recipe's speed
     return train_classic(G, D, images, z_dim=cfg.model.z_dim, batch_size=args.batch, seconds=args.seconds,
@@ -83,13 +88,7 @@ def run_classic(args) -> dict:
 def run_hand_tuned(args) -> dict:
     from hand_tuned_loop import train_hand_tuned
 
-    from gankit.data import load_dataset
-    from gankit.models import build_models
-
-    cfg = config(args, args.batch, "fp32")
-    torch.manual_seed(0)
-    data = load_dataset(cfg.data)
-    G, D = build_models(cfg.model, data.shape)
+    cfg, data, G, D = data_and_models(args)
     low, high = cfg.data.pixel_range
     device = torch.device(args.device)
     x = (data.x.float() * ((high - low) / 255.0) + low).to(device)  # resident as floats: no per-batch conversion
@@ -103,15 +102,12 @@ def flop_per_image(args) -> float:
     """FLOP per real image of one engine iteration (a D step and a G step), counted on the CPU."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from gankit.data import load_dataset
-    from gankit.models import build_models, sample_z
+    from gankit.models import sample_z
     from gankit.objectives import make_objective
     from gankit.training.loop import make_optimizer
     from gankit.training.steps import d_step, g_step
 
-    cfg = config(args, args.batch, "fp32")
-    data = load_dataset(cfg.data)
-    G, D = build_models(cfg.model, data.shape)
+    cfg, data, G, D = data_and_models(args)
     opt_G, opt_D, objective = make_optimizer(G, cfg.opt_G), make_optimizer(D, cfg.opt_D), make_objective(cfg.objective)
     gen = torch.Generator().manual_seed(0)
     with FlopCounterMode(display=False) as counter:
@@ -121,21 +117,24 @@ def flop_per_image(args) -> float:
     return counter.get_total_flops() / args.batch
 
 
-def matmul_flops(args, seconds: float) -> float:
-    """FLOP/s of the model's own matrix products at this batch, timed alone: (m, k, n) of X W^T, dY W and
-    dY^T X for every Linear layer; for a convolutional model, a large square product."""
+def matmul_shapes(args) -> list[tuple[int, int, int]]:
+    """(m, k, n) of the model's own matrix products at this batch: X W^T, dY W and dY^T X for every Linear
+    layer; for a convolutional model, a large square product."""
     from gankit.models import build_models
 
+    G, D = build_models(config(args, args.batch, "fp32").model, (1, 28, 28))  # MNIST's shape
+    if any(isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in D.modules()):
+        return [(4096, 4096, 4096)] if args.device == "cuda" else [(1024, 1024, 1024)]
+    linears = [m for m in (*G.modules(), *D.modules()) if isinstance(m, nn.Linear)]
+    return [s for m in linears for s in ((args.batch, m.in_features, m.out_features),
+                                         (args.batch, m.out_features, m.in_features),
+                                         (m.out_features, args.batch, m.in_features))]
+
+
+def matmul_flops(args, shapes: list[tuple[int, int, int]], seconds: float) -> float:
+    """FLOP/s of these matrix products (in the run's precision), timed alone for `seconds`."""
     device = torch.device(args.device)
     dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
-    G, D = build_models(config(args, args.batch, "fp32").model, (1, 28, 28))  # MNIST's shape
-    linears = [m for m in (*G.modules(), *D.modules()) if isinstance(m, nn.Linear)]
-    if any(isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in D.modules()):
-        shapes = [(4096, 4096, 4096)] if device.type == "cuda" else [(1024, 1024, 1024)]
-    else:
-        shapes = [s for m in linears for s in ((args.batch, m.in_features, m.out_features),
-                                              (args.batch, m.out_features, m.in_features),
-                                              (m.out_features, args.batch, m.in_features))]
     pairs = [(torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype))
              for m, k, n in shapes]
     flop = sum(2 * m * k * n for m, k, n in shapes)
@@ -176,11 +175,12 @@ def worker(args) -> None:
     """One loop's images/s, with the matrix-product limit measured in the same process just before and
     just after it: a limit measured in another process minutes apart gave fractions above 100%."""
     torch.set_num_threads(args.threads)
-    before = matmul_flops(args, args.seconds / 8)
+    shapes = matmul_shapes(args)
+    before = matmul_flops(args, shapes, args.seconds / 8)
     reset_peak_memory(args.device)
     result = {"engine": run_engine, "classic": run_classic, "hand": run_hand_tuned}[args.worker](args)
     result["peak_mib"] = peak_memory_mib(args.device)
-    after = matmul_flops(args, args.seconds / 8)
+    after = matmul_flops(args, shapes, args.seconds / 8)
     result |= {"limit_flops": (before + after) / 2, "limit_drift": after / before}
     print("RESULT " + json.dumps(result), flush=True)
 
