@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from gankit import load, load_config, train
+from gankit import fileio, load, load_config, train
 from gankit.cli import main
 from gankit.training import checkpoint as ckpt_module
 from gankit.training.checkpoint import load_checkpoint, numbered_checkpoints
@@ -113,7 +113,7 @@ def test_crash_inside_a_checkpoint_write_keeps_the_previous_one(tmp_path, monkey
             raise OSError("simulated crash between write and rename")
         real_replace(src, dst)
 
-    monkeypatch.setattr(ckpt_module.os, "replace", crash_before_the_rename)
+    monkeypatch.setattr(fileio.os, "replace", crash_before_the_rename)
     with pytest.raises(OSError, match="simulated"):
         train(small(40), run_dir=run, resume=True, progress=False)
     monkeypatch.undo()
@@ -125,7 +125,7 @@ def test_crash_inside_a_checkpoint_write_keeps_the_previous_one(tmp_path, monkey
     def crash_before_the_link(src, dst):
         raise OSError("simulated crash before the link")
 
-    monkeypatch.setattr(ckpt_module, "_link_atomic", crash_before_the_link)
+    monkeypatch.setattr(ckpt_module, "link_atomic", crash_before_the_link)
     with pytest.raises(OSError, match="simulated"):
         train(small(40), run_dir=run, resume=True, progress=False)
     monkeypatch.undo()

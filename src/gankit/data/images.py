@@ -12,7 +12,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from gankit.errors import GankitError
+from gankit.fileio import atomic_open
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")  # matched in any case: .JPG, .Png, ...
 CACHE_VERSION = 1  # part of the cache key: bump it when decoding changes, so old caches are not reused
@@ -152,19 +152,13 @@ def _read_cache(path: Path, shape: tuple[int, int, int]) -> np.ndarray | None:
 def _write_cache(path: Path, x: np.ndarray) -> None:
     """Atomically: a temporary file in the same folder renamed into place, so a reader (another DDP rank,
     a killed run) never sees half a file. A folder that cannot be written costs a warning, not the run."""
-    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        with os.fdopen(fd, "wb") as f:
+        with atomic_open(path) as f:
             np.save(f, x, allow_pickle=False)
-        os.replace(tmp, path)
     except OSError as e:
         print(f"gankit: warning: could not cache the decoded pictures in {path.parent} ({e}); they are decoded "
               "again next time", file=sys.stderr)
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _size_mtime(f: Path) -> tuple[int, int]:

@@ -9,8 +9,6 @@ import gzip
 import hashlib
 import http.client
 import math
-import os
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from gankit.errors import GankitError
+from gankit.fileio import atomic_open
 
 # Official file names and MD5s, as published with each data set (also in shared/data/*/MD5SUMS).
 SETS: dict[str, dict] = {
@@ -204,15 +203,14 @@ def _download(file: str, root: Path, md5: str, mirrors: list[str], *, retries: i
         for attempt in range(1, retries + 1):
             if attempt > 1:
                 time.sleep(BACKOFF_S * 2 ** (attempt - 2))
-            fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{file}.", suffix=".part")
             try:
-                with os.fdopen(fd, "wb") as out:
-                    _fetch(url, out, progress=progress)
-                actual = _md5(Path(tmp))
-                if actual == md5:
-                    os.replace(tmp, root / file)
-                    return
-                tried.append(f"{url} (MD5 {actual}, expected {md5})")
+                with atomic_open(root / file) as out:  # renamed into place only if the MD5 matches
+                    actual = _fetch(url, out, progress=progress)
+                    if actual != md5:
+                        raise _WrongChecksum(actual)
+                return
+            except _WrongChecksum as e:
+                tried.append(f"{url} (MD5 {e}, expected {md5})")
                 break
             except urllib.error.HTTPError as e:
                 tried.append(f"{url} (HTTP {e.code})")
@@ -220,17 +218,16 @@ def _download(file: str, root: Path, md5: str, mirrors: list[str], *, retries: i
                     break
             except (OSError, http.client.HTTPException, ValueError) as e:  # network errors, short reads, bad URLs
                 tried.append(f"{url} ({' '.join(str(e).split())})")
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
     raise GankitError(
         f"could not download {file}, tried: {'; '.join(tried)}; "
         f"check the network or put the official file in {root} yourself"
     )
 
 
-def _fetch(url: str, out, *, progress: bool) -> None:
-    """Streams ``url`` into the open binary file ``out``; a body shorter than Content-Length raises."""
+def _fetch(url: str, out, *, progress: bool) -> str:
+    """Streams ``url`` into the open binary file ``out`` and returns the MD5 of what it wrote; a body shorter
+    than Content-Length raises."""
+    digest = hashlib.md5()
     with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
         length = response.headers.get("Content-Length")
         total = int(length) if length else None
@@ -238,7 +235,13 @@ def _fetch(url: str, out, *, progress: bool) -> None:
         with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], disable=not progress) as bar:
             for chunk in iter(lambda: response.read(1 << 16), b""):
                 out.write(chunk)
+                digest.update(chunk)
                 got += len(chunk)
                 bar.update(len(chunk))
     if total is not None and got != total:
         raise OSError(f"connection closed after {got} of {total} bytes")
+    return digest.hexdigest()
+
+
+class _WrongChecksum(Exception):
+    """A downloaded file whose MD5 is not the official one (the message is its MD5)."""

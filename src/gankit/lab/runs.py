@@ -16,8 +16,9 @@ import torch
 from gankit.config import Config, from_dict, to_dict
 from gankit.data.sets import read_points
 from gankit.errors import GankitError
+from gankit.fileio import write_text_atomic
 from gankit.lab.messages import DATASETS_2D, RUN_NAME
-from gankit.training.checkpoint import load_checkpoint, save_checkpoint, write_text_atomic
+from gankit.training.checkpoint import load_checkpoint, save_checkpoint
 from gankit.training.rundir import CHECKPOINT
 from gankit.training.stats import write_json
 

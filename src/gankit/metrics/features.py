@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 import time
 from importlib import resources
 from pathlib import Path
@@ -24,6 +23,7 @@ from tqdm import tqdm
 
 from gankit.data.mnist import load_idx_set
 from gankit.errors import GankitError
+from gankit.fileio import atomic_open
 
 CLASSIFIERS = ("mnist", "fashion-mnist")  # one shipped classifier per data set, named like the data set
 FORMAT = "gankit-classifier"
@@ -258,17 +258,8 @@ def save_classifier(model: Classifier, meta: dict, path: str | Path) -> None:
         # str subclass, would make the file unloadable); a value JSON cannot hold fails here, not at load time.
         "meta": json.loads(json.dumps({**meta, "widths": list(model.widths), "feature_dim": model.feature_dim})),
     }
-    # Temp file in the same folder (opened normally, so the umask sets the mode), then rename: a crash or a
-    # concurrent reader never sees half a file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path) as f:
+        torch.save(payload, f)
 
 
 def read_classifier(file: str | Path | IO[bytes]) -> tuple[Classifier, dict]:

@@ -7,16 +7,15 @@ newest of them (a hard link, so no extra disk) and the one-line text file `lates
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import shutil
 import zipfile
 from pathlib import Path
 
 import torch
 
 from gankit.errors import GankitError
+from gankit.fileio import atomic_open, link_atomic, write_text_atomic
 
 FORMAT = "gankit-checkpoint"
 VERSION = 1
@@ -27,15 +26,8 @@ NUMBERED = re.compile(r"checkpoint-(\d+)\.pt")
 
 def save_checkpoint(state: dict, path: str | Path) -> None:
     """Write to a temp file in the same folder, then rename: a crash leaves the old file intact."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path) as f:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, f)
 
 
 def write_run_checkpoint(run_dir: str | Path, state: dict, *, step: int, keep: int) -> Path:
@@ -45,7 +37,7 @@ def write_run_checkpoint(run_dir: str | Path, state: dict, *, step: int, keep: i
     run_dir = Path(run_dir)
     path = run_dir / f"checkpoint-{step}.pt"
     save_checkpoint(state, path)
-    _link_atomic(path, run_dir / CHECKPOINT)
+    link_atomic(path, run_dir / CHECKPOINT)
     write_text_atomic(run_dir / LATEST, path.name + "\n")
     for old in numbered_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
@@ -73,12 +65,6 @@ def latest_checkpoint(run_dir: str | Path) -> Path:
     return numbered[-1] if numbered else run_dir / CHECKPOINT
 
 
-def remove_stale_temp_files(run_dir: str | Path) -> None:
-    """Temp files a killed process left behind (its writes never reached the rename)."""
-    for p in Path(run_dir).glob(".*.tmp"):
-        p.unlink(missing_ok=True)
-
-
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
     """Load a gankit checkpoint; a missing, corrupt or foreign file is a `GankitError`."""
     path = Path(path)
@@ -94,27 +80,3 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if state.get("version") != VERSION:
         raise GankitError(f"{path} has checkpoint version {state.get('version')}; this gankit reads {VERSION}")
     return state
-
-
-def _link_atomic(src: Path, dst: Path) -> None:
-    """dst becomes the same file as src: a hard link renamed over dst (a copy where links fail)."""
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    try:
-        tmp.unlink(missing_ok=True)
-        try:
-            os.link(src, tmp)
-        except OSError:  # no hard links on this file system
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a small text file atomically: a temp file in the same folder, renamed over `path`."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ from gankit import plots
 from gankit.config import Config, OptimConfig, TrainConfig, resolve_device, to_dict, validate
 from gankit.data import conditional_classes, load_dataset, to_pixels
 from gankit.errors import GankitError
+from gankit.fileio import remove_temp_files
 from gankit.metrics.evaluate import evaluate_generator
 from gankit.models import build_models, sample_z
 from gankit.objectives import make_objective
@@ -29,7 +30,6 @@ from gankit.training.checkpoint import (
     CHECKPOINT,
     latest_checkpoint,
     load_checkpoint,
-    remove_stale_temp_files,
     write_run_checkpoint,
 )
 from gankit.training.precision import Precision, compile_module, is_convolutional
@@ -141,7 +141,7 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
         run_dir = Path(run_dir)
         restore(latest_checkpoint(run_dir))
         if main:
-            remove_stale_temp_files(run_dir)  # left by a killed process
+            remove_temp_files(run_dir)  # left by a killed process
             truncate_stats(run_dir / "stats.jsonl", step)  # drop lines logged after the checkpoint
     else:
         run_dir = Path(dist.broadcast(str(run_dir or new_run_dir(cfg.name))))  # rank 0's choice

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from gankit.errors import GankitError
+from gankit.fileio import write_text_atomic
 from gankit.plots import read_stats
-from gankit.training.checkpoint import write_text_atomic
 
 
 def accumulate(sums: dict, counts: dict, stats: dict[str, torch.Tensor]) -> None:
