@@ -104,7 +104,7 @@ def flop_per_image(args) -> float:
 
     from gankit.models import sample_z
     from gankit.objectives import make_objective
-    from gankit.training.loop import make_optimizer
+    from gankit.training.game import make_optimizer
     from gankit.training.steps import d_step, g_step
 
     cfg, data, G, D = data_and_models(args)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gankit import load, load_config, train
-from gankit.training import loop
+from gankit.training import game
 from gankit.training.alarms import Watch
 from gankit.training.checkpoint import load_checkpoint
 
@@ -24,7 +24,7 @@ def lines(run) -> list[dict]:
 
 def poison(monkeypatch, which: str, at: set[int]):
     """Feed NaN into D's real batch or G's latents on the given calls (1-based) of d_step / g_step."""
-    real_d, real_g, calls = loop.d_step, loop.g_step, {"d": 0, "g": 0}
+    real_d, real_g, calls = game.d_step, game.g_step, {"d": 0, "g": 0}
 
     def d_step(*args, real, **kwargs):
         calls["d"] += 1
@@ -34,8 +34,8 @@ def poison(monkeypatch, which: str, at: set[int]):
         calls["g"] += 1
         return real_g(*args, z=z * math.nan if which == "G" and calls["g"] in at else z, **kwargs)
 
-    monkeypatch.setattr(loop, "d_step", d_step)
-    monkeypatch.setattr(loop, "g_step", g_step)
+    monkeypatch.setattr(game, "d_step", d_step)
+    monkeypatch.setattr(game, "g_step", g_step)
 
 
 @pytest.mark.parametrize("network", ["G", "D"])

@@ -11,7 +11,7 @@ import torch
 from gankit import load_config
 from gankit.models import build_models
 from gankit.objectives import make_objective
-from gankit.training.loop import make_optimizer
+from gankit.training.game import make_optimizer
 from gankit.training.steps import d_step, g_step
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))

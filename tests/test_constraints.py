@@ -3,7 +3,7 @@
 import torch
 
 from gankit.config import OptimConfig
-from gankit.training.loop import make_optimizer
+from gankit.training.game import make_optimizer
 
 
 def test_max_norm_caps_each_units_incoming_weights_after_every_step():

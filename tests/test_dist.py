@@ -17,7 +17,7 @@ from gankit.models import build_models, sample_z
 from gankit.objectives import make_objective
 from gankit.training import dist
 from gankit.training.checkpoint import load_checkpoint
-from gankit.training.loop import make_optimizer
+from gankit.training.game import make_optimizer
 from gankit.training.steps import d_step, g_step
 
 WORLD, BATCH, STEPS = 2, 64, 3

@@ -12,7 +12,7 @@ from gankit.config import OptimConfig
 from gankit.models import build_models
 from gankit.objectives import make_objective
 from gankit.training import steps
-from gankit.training.loop import make_optimizer
+from gankit.training.game import make_optimizer
 from gankit.training.precision import Precision
 from gankit.training.steps import couples_samples, d_step, g_step
 

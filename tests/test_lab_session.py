@@ -176,16 +176,16 @@ def test_bad_messages_are_refused_with_a_reason_and_change_nothing(session, mess
 
 
 def test_objective_and_rates_change_live_networks_change_restart(session):
-    game = session.game
+    game = session.game_id
     reply = session.handle({"type": "settings", "settings": {"objective": "wgan", "clip": 0.05, "g_lr": 1e-3}})
-    assert reply == {"type": "ok", "for": "settings", "restarted": False} and session.game == game
-    assert session.opt_G.param_groups[0]["lr"] == 1e-3 and session.cfg.opt_G.lr == 1e-3
+    assert reply == {"type": "ok", "for": "settings", "restarted": False} and session.game_id == game
+    assert session.game.opt_G.param_groups[0]["lr"] == 1e-3 and session.cfg.opt_G.lr == 1e-3
     session.run(1)
     clip = torch.tensor(0.05).item()  # in float32, as the weights
     assert max(p.abs().max().item() for p in session.D.parameters()) == clip  # the critic is clipped
     assert session.snapshot()["divergence"]["key"] == "estimate/wasserstein"
     reply = session.handle({"type": "settings", "settings": {"d_hidden": [8]}})
-    assert reply["restarted"] and session.game == game + 1 and session.step == 0
+    assert reply["restarted"] and session.game_id == game + 1 and session.step == 0
     assert session.D.body[0].weight.shape == (8, 2) and session.cfg.objective.name == "wgan"
 
 

@@ -29,8 +29,10 @@ RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 @dataclass(frozen=True)
 class Field:
-    """One setting the page can change: its kind, choices or range, and whether it rebuilds the networks."""
+    """One setting the page can change: the config field it sets, its kind, choices or range, and whether a
+    change rebuilds the networks."""
 
+    path: str  # "section.key" in the config ("model.cond" is shown to the page as a bool: conditional or not)
     kind: str  # "choice", "int", "float", "bool" or "widths"
     choices: tuple[str, ...] = ()
     lo: float = 0.0
@@ -39,30 +41,31 @@ class Field:
 
 
 def setting_fields() -> dict[str, Field]:
-    """The settings and their bounds; the objective and divergence choices are read from the registries,
-    so user plugins appear too."""
+    """The lab's settings, each mapped to its config field, with bounds: the one table the page's controls,
+    the frames' `settings` and the config a game runs are read from. The objective and divergence choices
+    come from the registries, so user plugins appear too."""
     from gankit.objectives import OBJECTIVES
     from gankit.objectives.fgan import DIVERGENCES
 
     return {
-        "dataset": Field("choice", DATASETS_2D, restart=True),
-        "objective": Field("choice", tuple(OBJECTIVES.names())),
-        "divergence": Field("choice", tuple(DIVERGENCES.names())),
-        "g_form": Field("choice", ("saddle", "alternative")),
-        "clip": Field("float", lo=1e-4, hi=1.0),
-        "gp_lambda": Field("float", lo=0.0, hi=100.0),
-        "g_opt": Field("choice", OPTIMIZERS),
-        "d_opt": Field("choice", OPTIMIZERS),
-        "g_lr": Field("float", lo=1e-6, hi=0.1),
-        "d_lr": Field("float", lo=1e-6, hi=0.1),
-        "d_steps": Field("int", lo=1, hi=20),
-        "batch_size": Field("int", lo=8, hi=2048),
-        "z_dim": Field("int", lo=1, hi=64, restart=True),
-        "z_dist": Field("choice", Z_DISTS),
-        "g_hidden": Field("widths", lo=1, hi=512, restart=True),
-        "d_hidden": Field("widths", lo=1, hi=512, restart=True),
-        "cond": Field("bool", restart=True),
-        "seed": Field("int", lo=0, hi=2**31 - 1, restart=True),
+        "dataset": Field("data.name", "choice", DATASETS_2D, restart=True),
+        "objective": Field("objective.name", "choice", tuple(OBJECTIVES.names())),
+        "divergence": Field("objective.divergence", "choice", tuple(DIVERGENCES.names())),
+        "g_form": Field("objective.g_form", "choice", ("saddle", "alternative")),
+        "clip": Field("objective.clip", "float", lo=1e-4, hi=1.0),
+        "gp_lambda": Field("objective.gp_lambda", "float", lo=0.0, hi=100.0),
+        "g_opt": Field("opt_G.name", "choice", OPTIMIZERS),
+        "d_opt": Field("opt_D.name", "choice", OPTIMIZERS),
+        "g_lr": Field("opt_G.lr", "float", lo=1e-6, hi=0.1),
+        "d_lr": Field("opt_D.lr", "float", lo=1e-6, hi=0.1),
+        "d_steps": Field("train.d_steps", "int", lo=1, hi=20),
+        "batch_size": Field("train.batch_size", "int", lo=8, hi=2048),
+        "z_dim": Field("model.z_dim", "int", lo=1, hi=64, restart=True),
+        "z_dist": Field("model.z_dist", "choice", Z_DISTS),
+        "g_hidden": Field("model.g_hidden", "widths", lo=1, hi=512, restart=True),
+        "d_hidden": Field("model.d_hidden", "widths", lo=1, hi=512, restart=True),
+        "cond": Field("model.cond", "bool", restart=True),
+        "seed": Field("train.seed", "int", lo=0, hi=2**31 - 1, restart=True),
     }
 
 

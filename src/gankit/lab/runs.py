@@ -46,13 +46,7 @@ def export_run(session: LabSession, run_dir: str | Path) -> Path:
         np.save(run_dir / "points.npy", np.concatenate(columns, axis=1).astype(np.float32))
         cfg.data.path = str((run_dir / "points.npy").resolve())
     write_json(run_dir / "config.json", to_dict(cfg))
-    # the keys of gankit.training.loop's checkpoint(); the lab runs on the CPU, one process, without an EMA
-    save_checkpoint({"config": to_dict(cfg), "shape": [2], "num_classes": session.num_classes,
-                     "step": session.step, "nimg": session.nimg, "elapsed": session.elapsed,
-                     "G": session.G.state_dict(), "D": session.D.state_dict(),
-                     "opt_G": session.opt_G.state_dict(), "opt_D": session.opt_D.state_dict(),
-                     "rng": {"torch": torch.get_rng_state(), "data": session.generator.get_state()}},
-                    run_dir / CHECKPOINT)
+    save_checkpoint({**session.game.state_dict(), "config": to_dict(cfg)}, run_dir / CHECKPOINT)  # as train writes
     lines = [{k: v for k, v in r.items() if k != "seq"} for r in session.history]
     lines += [{"step": m["step"], "nimg": m["nimg"], "eval/w1": m["w1"], "eval/js": m["js"]}
               for m in session.metrics_history]

@@ -1,6 +1,6 @@
-"""The lab's session: one 2D GAN game (G, D, their optimizers, the objective, the data) stepped with gankit's own
-`d_step` / `g_step` as `gankit.train` steps them (Goodfellow et al. 2014, Alg. 1: k D steps, then one G step),
-turned into JSON frames for the page, exported as a run directory that `gankit train --resume` continues.
+"""The lab's session: one 2D GAN game played by gankit's own engine (`training.game.Game`, the one `gankit.train`
+drives: k D steps, then one G step, Goodfellow et al. 2014, Alg. 1), turned into JSON frames for the page,
+exported as a run directory that `gankit train --resume` continues.
 
 A frame (`snapshot()`) is a JSON object with these fields:
     type "frame"; game (bumps on every new game: reset, new data, load); step (G steps), nimg, running, speed;
@@ -28,16 +28,14 @@ from pathlib import Path
 import torch
 
 from gankit.config import Config, validate
-from gankit.data import DistributionData, TensorData, conditional_classes, load_dataset
+from gankit.data import DistributionData, TensorData, load_dataset
 from gankit.data.toy2d import GaussianMixture
 from gankit.errors import GankitError
 from gankit.lab import runs, views
 from gankit.lab.messages import DATASETS_2D, LAYERS, MAX_POINTS, MAX_SPEED, parse_message, setting_fields
-from gankit.models import build_models, sample_z
-from gankit.objectives import make_objective
+from gankit.models import sample_z
 from gankit.objectives.fgan import DIVERGENCES
-from gankit.training.loop import critic_steps, make_optimizer, schedule
-from gankit.training.steps import d_step, g_step
+from gankit.training.game import Game
 
 DISPLAY_POINTS = 512  # real and generated points drawn (fixed samples and fixed latents: no flicker)
 METRIC_POINTS = 500  # points per side of the W1 / grid metrics
@@ -62,7 +60,7 @@ class LabSession:
     def __init__(self, cfg: Config | None = None, *, runs_dir: str | Path = "runs"):
         self.lock = threading.RLock()
         self.runs_dir = Path(runs_dir)
-        self.running, self.speed, self.frame, self.game, self.seq = False, 1, 0, 0, 0
+        self.running, self.speed, self.frame, self.game_id, self.seq = False, 1, 0, 0, 0
         self.layers = dict.fromkeys(LAYERS, True)
         self.points: torch.Tensor | None = None  # drawn data (N, 2) and its labels (N,) or None
         self.point_labels: torch.Tensor | None = None
@@ -70,10 +68,17 @@ class LabSession:
 
     # ------------------------------------------------------------------ building a game
 
+    # The game's networks and counters, read by the frames, exports and tests.
+    cfg = property(lambda self: self.game.cfg)
+    G = property(lambda self: self.game.G)
+    D = property(lambda self: self.game.D)
+    step = property(lambda self: self.game.step)
+    nimg = property(lambda self: self.game.nimg)
+
     def _start(self, cfg: Config, state: dict | None = None,
                points: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> None:
-        """Build data, networks, optimizers and objective for `cfg` (and restore `state`), then swap them in;
-        on any error nothing changes."""
+        """Build the data and a new game for `cfg` (and restore `state`), then swap them in; on any error
+        nothing changes."""
         validate(cfg)
         if cfg.data.name not in DATASETS_2D:
             raise GankitError(f"the lab plays 2D games; dataset {cfg.data.name!r} is not one of: "
@@ -85,34 +90,13 @@ class LabSession:
             dataset = TensorData(x, labels, kind="points")
         else:
             dataset = load_dataset(cfg.data)
-        num_classes = conditional_classes(dataset, cfg.data.name, cfg.model.cond)
-        if state is not None and int(state.get("num_classes", 0)) != num_classes:
-            raise GankitError(f"the checkpoint has {state.get('num_classes')} classes, its data {num_classes}")
-        torch.manual_seed(cfg.train.seed)  # as gankit.train: the same seed gives the same initial weights
-        G, D = build_models(cfg.model, (2,), num_classes)
-        G.train()
-        D.train()
-        opt_G, opt_D = make_optimizer(G, cfg.opt_G), make_optimizer(D, cfg.opt_D)
-        generator = torch.Generator().manual_seed(cfg.train.seed)
-        step, nimg, elapsed = 0, 0, 0.0
+        game = Game(cfg, dataset)  # as gankit.train: the same seed gives the same initial weights and streams
         if state is not None:
-            try:
-                G.load_state_dict(state["G"])
-                D.load_state_dict(state["D"])
-                opt_G.load_state_dict(state["opt_G"])
-                opt_D.load_state_dict(state["opt_D"])
-                generator.set_state(state["rng"]["data"].cpu())
-                torch.set_rng_state(state["rng"]["torch"].cpu())
-            except (KeyError, RuntimeError, ValueError, TypeError) as e:
-                raise GankitError(f"the checkpoint does not fit its config: {str(e).splitlines()[0]}") from None
-            step, nimg, elapsed = int(state["step"]), int(state["nimg"]), float(state.get("elapsed", 0.0))
-        objective = make_objective(cfg.objective)
+            game.load_state_dict(state)
         # everything built: commit
-        self.cfg, self.dataset, self.num_classes = cfg, dataset, num_classes
+        self.dataset, self.num_classes, self.game = dataset, game.num_classes, game
         self.points, self.point_labels = (x, labels) if cfg.data.name == "points" else (self.points, self.point_labels)
-        self.G, self.D, self.opt_G, self.opt_D, self.objective = G, D, opt_G, opt_D, objective
-        self.generator, self.step, self.nimg, self.elapsed = generator, step, nimg, elapsed
-        self.game += 1
+        self.game_id += 1
         self.history: list[dict] = []
         self.metrics_history: list[dict] = []
         self._metrics: dict | None = None
@@ -144,28 +128,6 @@ class LabSession:
 
     # ------------------------------------------------------------------ training
 
-    def _iterate(self, which: str) -> list[dict[str, torch.Tensor]]:
-        """One iteration of the training loop: k D steps, then one G step ("d" or "g": one step of that net);
-        returns each step's stats."""
-        t, model = self.cfg.train, self.cfg.model
-        stats: list[dict[str, torch.Tensor]] = []
-        schedule(self.opt_G, self.cfg.opt_G, self.step)  # lr decay and momentum ramps, as gankit.train
-        schedule(self.opt_D, self.cfg.opt_D, self.step)
-        if which in ("d", "both"):
-            for _ in range(critic_steps(self.step, t) if which == "both" else 1):
-                real, labels = self.dataset.sample(t.batch_size, self.generator)
-                z = sample_z(t.batch_size, model, generator=self.generator)
-                y = labels if self.num_classes else None  # fakes for the real batch's labels
-                stats.append(d_step(self.G, self.D, self.opt_D, objective=self.objective, real=real, z=z, y=y,
-                                    index=self.nimg // t.batch_size))
-                self.nimg += t.batch_size
-        if which in ("g", "both"):
-            z = sample_z(t.batch_size, model, generator=self.generator)
-            y = self.dataset.sample_labels(t.batch_size, self.generator) if self.num_classes else None
-            stats.append(g_step(self.G, self.D, self.opt_G, objective=self.objective, z=z, y=y))
-            self.step += 1
-        return stats
-
     def run(self, n: int = 1, which: str = "both") -> dict:
         """n iterations ("both": k D steps + one G step; "d" / "g": one step of that network); returns the
         record of their mean stats, also appended to `history`."""
@@ -174,11 +136,11 @@ class LabSession:
             counts: dict[str, int] = {}
             t0 = time.perf_counter()
             for _ in range(n):
-                for stats in self._iterate(which):
+                for stats in self.game.iterate(which, measure_grad=True):
                     for key, value in stats.items():
                         sums[key] = sums.get(key, 0.0) + float(value)
                         counts[key] = counts.get(key, 0) + 1
-            self.elapsed += time.perf_counter() - t0
+            self.game.elapsed += time.perf_counter() - t0
             self.seq += 1
             record = {"seq": self.seq, "step": self.step, "nimg": self.nimg,
                       **{k: views.number(sums[k] / counts[k]) for k in sorted(sums)}}
@@ -198,15 +160,12 @@ class LabSession:
     # ------------------------------------------------------------------ frames
 
     def settings(self) -> dict:
-        c = self.cfg
-        default = MLP2D_WIDTHS if c.model.name == "mlp2d" else []
-        return {"dataset": c.data.name, "objective": c.objective.name, "divergence": c.objective.divergence,
-                "g_form": c.objective.g_form, "clip": c.objective.clip, "gp_lambda": c.objective.gp_lambda,
-                "g_opt": c.opt_G.name, "d_opt": c.opt_D.name, "g_lr": c.opt_G.lr, "d_lr": c.opt_D.lr,
-                "d_steps": c.train.d_steps, "batch_size": c.train.batch_size, "z_dim": c.model.z_dim,
-                "z_dist": c.model.z_dist, "g_hidden": list(c.model.g_hidden or default),
-                "d_hidden": list(c.model.d_hidden or default), "cond": c.model.cond != "none",
-                "seed": c.train.seed, "model": c.model.name, "num_classes": self.num_classes}
+        """Every lab setting's current value, read from the config through `setting_fields()`'s table."""
+        out = {key: copy.deepcopy(_get(self.cfg, f.path)) for key, f in setting_fields().items()}
+        out["cond"] = self.cfg.model.cond != "none"
+        if self.cfg.model.name == "mlp2d":  # [] means the family's own widths: show them
+            out["g_hidden"], out["d_hidden"] = out["g_hidden"] or MLP2D_WIDTHS, out["d_hidden"] or MLP2D_WIDTHS
+        return {**out, "model": self.cfg.model.name, "num_classes": self.num_classes}
 
     def divergence(self) -> dict:
         o = self.cfg.objective
@@ -224,12 +183,12 @@ class LabSession:
         """The current frame as a JSON-ready dict (fields in the module docstring)."""
         with self.lock:
             self.frame += 1
-            G, D, layers = self.G, self.D, self.layers
+            G, D, layers, objective = self.G, self.D, self.layers, self.game.objective
             was = G.training, D.training
             G.eval()
             D.eval()
             try:
-                fake, arrows = views.generator_arrows(G, D, self.objective, self.z, self.fake_labels)
+                fake, arrows = views.generator_arrows(G, D, objective, self.z, self.fake_labels)
                 div = DIVERGENCES.get(self.cfg.objective.divergence) if self.cfg.objective.name == "fgan" else None
                 heat = dstar = manifold = None
                 plane = views.plane_grid(self.bounds, HEAT_N)
@@ -253,7 +212,7 @@ class LabSession:
             finally:
                 G.train(was[0])
                 D.train(was[1])
-            return {"type": "frame", "game": self.game, "frame": self.frame, "step": self.step, "nimg": self.nimg,
+            return {"type": "frame", "game": self.game_id, "frame": self.frame, "step": self.step, "nimg": self.nimg,
                     "running": self.running, "speed": self.speed, "settings": self.settings(),
                     "layers": dict(layers), "bounds": list(self.bounds),
                     "real": views.rounded(self.real), "fake": views.rounded(fake),
@@ -266,7 +225,7 @@ class LabSession:
 
     def _update_metrics(self, fake: torch.Tensor) -> None:
         """W1 and grid KL/JS: at most every METRICS_EVERY frames while playing, at once after a manual step."""
-        key = (self.game, self.step, self.nimg)
+        key = (self.game_id, self.step, self.nimg)
         if key == self._metrics_key or (self.running and self.frame - self._metrics_frame < METRICS_EVERY):
             return
         result = views.sample_metrics(fake[:METRIC_POINTS], self.metric_real, self.mixture)
@@ -337,34 +296,18 @@ class LabSession:
         current, fields = self.settings(), setting_fields()
         restart = any(fields[k].restart and current[k] != v for k, v in changes.items())
         cfg = copy.deepcopy(self.cfg)
-        c = changes
-        for key, (section, attr) in {"dataset": ("data", "name"), "objective": ("objective", "name"),
-                                     "divergence": ("objective", "divergence"), "g_form": ("objective", "g_form"),
-                                     "clip": ("objective", "clip"), "gp_lambda": ("objective", "gp_lambda"),
-                                     "g_opt": ("opt_G", "name"), "d_opt": ("opt_D", "name"),
-                                     "g_lr": ("opt_G", "lr"), "d_lr": ("opt_D", "lr"),
-                                     "d_steps": ("train", "d_steps"), "batch_size": ("train", "batch_size"),
-                                     "z_dim": ("model", "z_dim"), "z_dist": ("model", "z_dist"),
-                                     "g_hidden": ("model", "g_hidden"), "d_hidden": ("model", "d_hidden"),
-                                     "seed": ("train", "seed")}.items():
-            if key in c:
-                setattr(getattr(cfg, section), attr, c[key])
-        if "cond" in c and c["cond"] != current["cond"]:
-            cfg.model.cond = "concat" if c["cond"] else "none"
+        for key, value in changes.items():
+            if key == "cond":  # the page switches conditioning on (one-hot concat) or off
+                if value != current["cond"]:
+                    cfg.model.cond = "concat" if value else "none"
+            else:
+                _set(cfg, fields[key].path, value)
         if restart:
             self._start(cfg)
             return True
         validate(cfg)
-        objective = make_objective(cfg.objective)
-        if cfg.opt_G.name != self.cfg.opt_G.name:
-            self.opt_G = make_optimizer(self.G, cfg.opt_G)
-        if cfg.opt_D.name != self.cfg.opt_D.name:
-            self.opt_D = make_optimizer(self.D, cfg.opt_D)
-        for opt, o in ((self.opt_G, cfg.opt_G), (self.opt_D, cfg.opt_D)):
-            for group in opt.param_groups:
-                group["lr"] = o.lr
         z_changed = cfg.model.z_dist != self.cfg.model.z_dist
-        self.cfg, self.objective = cfg, objective
+        self.game.set_config(cfg)
         if z_changed:
             self._display()
         return False
@@ -386,3 +329,13 @@ class LabSession:
 
     def list_runs(self) -> list[str]:
         return runs.list_runs(self.runs_dir)
+
+
+def _get(cfg: Config, path: str):
+    section, key = path.split(".")
+    return getattr(getattr(cfg, section), key)
+
+
+def _set(cfg: Config, path: str, value) -> None:
+    section, key = path.split(".")
+    setattr(getattr(cfg, section), key, value)

@@ -55,21 +55,15 @@ def measure_generator_gradients(preset: str, *, overrides: tuple[str, ...] = (),
     """
     from gankit.config import load_config
     from gankit.data import load_dataset
-    from gankit.models import build_models, sample_z
-    from gankit.objectives import make_objective
-    from gankit.training.loop import make_optimizer
-    from gankit.training.steps import d_step, g_step, grad_norm  # here: `import gankit.theory` stays light
+    from gankit.models import sample_z
+    from gankit.training.game import Game  # here: `import gankit.theory` stays light
+    from gankit.training.steps import grad_norm
 
     extra = [f"train.seed={seed}"] + ([f"train.batch_size={batch_size}"] if batch_size else [])
     cfg = load_config(preset=preset, overrides=[*overrides, *extra])
-    torch.manual_seed(seed)
-    dataset = load_dataset(cfg.data)
-    G, D = build_models(cfg.model, dataset.shape)
-    opt_D, opt_G = make_optimizer(D, cfg.opt_D), make_optimizer(G, cfg.opt_G)
-    objective = make_objective(cfg.objective)
-    generator = torch.Generator().manual_seed(seed)
-    z_fixed = sample_z(cfg.train.batch_size, cfg.model, generator=generator)
-    n = cfg.train.batch_size
+    game = Game(cfg, load_dataset(cfg.data))  # gankit.train's engine: the preset's networks, optimizers, streams
+    G, D = game.G, game.D
+    z_fixed = sample_z(cfg.train.batch_size, cfg.model, generator=game.generator)
     rows = []
     for step in range(steps + 1):
         if step % measure_every == 0 or step == steps:
@@ -86,8 +80,7 @@ def measure_generator_gradients(preset: str, *, overrides: tuple[str, ...] = (),
             D.zero_grad(set_to_none=True)
         if step == steps:
             break
-        d_step(G, D, opt_D, objective=objective, real=dataset.sample(n, generator)[0],
-               z=sample_z(n, cfg.model, generator=generator), index=step)
+        game.iterate("d")  # one D step on a fresh real batch
         if train_g:
-            g_step(G, D, opt_G, objective=objective, z=sample_z(n, cfg.model, generator=generator))
+            game.iterate("g")
     return rows

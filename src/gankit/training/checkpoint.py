@@ -1,4 +1,5 @@
-"""Checkpoints: state dicts + config + counters + RNG states, written atomically, loaded safely.
+"""Checkpoints: `Game.state_dict()` (state dicts, config, counters, RNG states) under a format marker and a
+schema version, written atomically, loaded safely and checked against the schema.
 
 Nothing is pickled: `torch.load(..., weights_only=True)` accepts tensors, dicts, lists and numbers.
 A run keeps its newest `train.keep` checkpoints as checkpoint-<step>.pt; `checkpoint.pt` is the
@@ -18,7 +19,17 @@ from gankit.errors import GankitError
 from gankit.fileio import atomic_open, link_atomic, write_text_atomic
 
 FORMAT = "gankit-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: the schema below is checked on load. Version 1 files have the same keys and are read as they are
+READABLE = (1, 2)
+# What every checkpoint holds (key: its type); `Game.state_dict()` writes these and the optional ones.
+SCHEMA: dict[str, type | tuple[type, ...]] = {
+    "config": dict, "shape": list, "num_classes": int, "step": int, "nimg": int, "elapsed": (int, float),
+    "G": dict, "D": dict, "opt_G": dict, "opt_D": dict, "rng": dict,
+}
+OPTIONAL: dict[str, type | tuple[type, ...]] = {
+    "G_ema": dict, "scaler_G": dict, "scaler_D": dict, "rng_ranks": list, "lr_scale": (int, float),
+    "rollbacks": int, "world_size": int,
+}
 CHECKPOINT = "checkpoint.pt"  # the newest checkpoint: what load, sample, evaluate and resume read
 LATEST = "latest"  # text: the file name of the newest checkpoint-<step>.pt
 NUMBERED = re.compile(r"checkpoint-(\d+)\.pt")
@@ -77,6 +88,32 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise GankitError(f"{path} is not a readable checkpoint (corrupt or not saved by gankit): {first}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise GankitError(f"{path} is not a gankit checkpoint (no '{FORMAT}' marker)")
-    if state.get("version") != VERSION:
-        raise GankitError(f"{path} has checkpoint version {state.get('version')}; this gankit reads {VERSION}")
+    if state.get("version") not in READABLE:
+        raise GankitError(f"{path} has checkpoint version {state.get('version')!r}; this gankit reads versions "
+                          f"{', '.join(map(str, READABLE))}")
+    check_schema(state, path)
     return state
+
+
+def check_schema(state: dict, path: str | Path) -> None:
+    """A `GankitError` naming the first key that is missing or of the wrong type, so an incomplete or
+    tampered file fails here, in one line, not as a KeyError deep in a restore."""
+    for key, kind in [*SCHEMA.items(), *OPTIONAL.items()]:
+        if key not in state:
+            if key in SCHEMA:
+                raise GankitError(f"{path} is not a complete gankit checkpoint: it has no {key!r}")
+            continue
+        value = state[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            raise GankitError(f"{path} is not a valid gankit checkpoint: {key!r} must be {names}, "
+                              f"got {type(value).__name__}")
+    for net in ("G", "D", "G_ema"):
+        if net in state and not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state[net].items()):
+            raise GankitError(f"{path} is not a valid gankit checkpoint: {net!r} must map names to tensors")
+    shape = state["shape"]
+    if not shape or not all(isinstance(n, int) and n > 0 for n in shape):
+        raise GankitError(f"{path} is not a valid gankit checkpoint: 'shape' must be positive sizes, got {shape}")
+    rng = state["rng"]
+    if not all(isinstance(rng.get(k), torch.Tensor) for k in ("torch", "data")):
+        raise GankitError(f"{path} is not a valid gankit checkpoint: 'rng' must hold the 'torch' and 'data' states")
