@@ -191,13 +191,26 @@ def test_runs_with_ema_sample_from_the_averaged_generator(tmp_path):
     assert any(not torch.equal(state["G"][k], v) for k, v in state["G_ema"].items())
 
 
-def test_time_limit_stops_early_with_a_checkpoint(tmp_path):
+def test_time_limit_stops_early_with_a_checkpoint(tmp_path, capsys):
     run = train(small(10**6, "train.time_limit=1.5", "train.log_every=100000"), run_dir=tmp_path / "r",
                 progress=False)
     state = load_checkpoint(run / "checkpoint.pt")
     lines = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
     assert 0 < state["step"] < 10**6 and lines[-1]["step"] == state["step"]  # the partial interval is logged
     assert 1.5 <= lines[-1]["time"] < 10
+    # it says so: the step reached of how many, and the command that continues it
+    err = capsys.readouterr().err
+    assert f"train.time_limit=1.5s at step {state['step']} of 1000000" in err
+    assert f"continue with: gankit train --resume {run}" in err
+
+
+def test_a_resume_with_nothing_left_says_how_to_train_longer(tmp_path, capsys):
+    run = train(small(5), run_dir=tmp_path / "r", progress=False)
+    capsys.readouterr()
+    train(small(5), run_dir=run, resume=True, progress=False)
+    err = capsys.readouterr().err
+    assert "already reached step 5 of train.steps=5" in err and f"gankit train --resume {run} --steps 10" in err
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 5
 
 
 def test_evaluation_at_intervals_goes_into_stats(tmp_path):

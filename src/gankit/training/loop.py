@@ -119,6 +119,10 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
 
     # The run directory: a fresh one, or the one being resumed with the game restored from its checkpoint.
     run_dir = _open_run_dir(cfg, game, run_dir, resume=resume, device=device)
+    if resume and game.step >= t.steps and main:
+        print(f"gankit: note: {run_dir} already reached step {game.step} of train.steps={t.steps}: nothing to "
+              f"train. Train longer with: gankit train --resume {run_dir} --steps {2 * max(game.step, 1)}",
+              file=sys.stderr)
     log = Log(cfg, run_dir, step=game.step, progress=progress)
     watch = Watch(patience=t.alarm_patience, collapse_drop=t.collapse_drop)  # saturation, mode collapse
     watch.replay(read_jsonl(run_dir / "stats.jsonl") if resume else [])
@@ -176,6 +180,9 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
                 good_step = _checkpoint(game, run_dir, log)
             interval.started += time.perf_counter() - paused
             if out_of_time:
+                if main and step < t.steps:
+                    print(f"gankit: stopped by train.time_limit={t.time_limit:g}s at step {step} of {t.steps} "
+                          f"(checkpointed); continue with: gankit train --resume {run_dir}", file=sys.stderr)
                 break
     except KeyboardInterrupt:
         if dist.world_size() == 1 and finite(game.G) and finite(game.D):
