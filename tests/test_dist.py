@@ -2,8 +2,11 @@
 both ranks hold identical weights, the loop trains and resumes exactly, and `gankit train --nproc`."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -166,3 +169,68 @@ def test_a_torchrun_worker_exits_without_python_teardown(world_size, monkeypatch
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "'no-such-run' does not exist" in done.stderr
     assert ("teardown" in done.stdout) == (world_size is None)
+
+
+def _processes_of(run) -> dict[int, str]:
+    """pid -> command line of every live process whose command line names `run`."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+                with open(f"/proc/{entry}/stat") as f:
+                    zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            except OSError:
+                continue
+            if str(run) in cmd and not zombie:
+                found[int(entry)] = cmd
+    return found
+
+
+def _start_long_run(run):
+    """`gankit train --nproc 2` for far more steps than the test waits, until its first checkpoint exists."""
+    argv = [sys.executable, "-m", "gankit", "train", "--preset", "ring8-ns", "--steps", "1000000", "--run-dir",
+            str(run), "--no-progress", "--train.batch_size=32", "--train.ckpt_every=20", "--train.threads=1",
+            "--nproc", "2"]
+    launcher = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoint.pt").exists():
+        assert launcher.poll() is None and time.monotonic() < deadline, "the run never wrote a checkpoint"
+        time.sleep(0.2)
+    return launcher
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_failed_rank_ends_the_output_with_the_resume_command(tmp_path):
+    run = tmp_path / "r"
+    launcher = _start_long_run(run)
+    try:
+        ranks = [pid for pid, cmd in _processes_of(run).items()
+                 if "--nproc" not in cmd and "distributed.run" not in cmd]
+        assert len(ranks) == 2
+        os.kill(ranks[1], signal.SIGKILL)  # one rank dies; torchrun stops the other
+        _, err = launcher.communicate(timeout=120)
+    finally:
+        launcher.kill()
+    last = err.strip().splitlines()[-1]
+    assert launcher.returncode not in (0, 2, 3)
+    assert last.startswith("gankit: error: a training process failed")
+    assert f"continue with: gankit train --resume {run} --nproc 2" in last
+    assert load_checkpoint(run / "checkpoint.pt")["step"] >= 20  # and the checkpoint it names is whole
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killing_the_launcher_leaves_no_rank_training(tmp_path):
+    run = tmp_path / "r"
+    launcher = _start_long_run(run)
+    assert len(_processes_of(run)) >= 4  # gankit, torchrun and two ranks
+    launcher.kill()  # SIGKILL: no chance to clean up; torchrun and the ranks must notice on their own
+    launcher.wait()
+    deadline = time.monotonic() + 60
+    while _processes_of(run) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = _processes_of(run)
+    for pid in left:  # do not leave them running whatever the outcome
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"still running after the launcher was killed: {left}"

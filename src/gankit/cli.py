@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
     from gankit.config import load_config
     from gankit.training import dist, train
-    from gankit.training.rundir import find_latest_run
+    from gankit.training.rundir import find_latest_run, new_run_dir
 
     bad = [e for e in extra if not (e.startswith("--") and "=" in e)]
     if bad:
@@ -203,7 +203,11 @@ def _train(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
             raise GankitError(f"train.batch_size {cfg.train.batch_size} is the global batch and must divide by "
                               f"--nproc {args.nproc}")
         if args.nproc > 1:
-            return dist.launch(args.nproc, _without_option(argv, "--nproc"))
+            argv = _without_option(argv, "--nproc")
+            if run is None:  # a new run: its directory chosen here, so a failure can name it
+                run = new_run_dir(cfg.name)
+                argv += ["--run-dir", str(run)]
+            return dist.launch(args.nproc, argv, str(run))
     run_dir = train(cfg, run_dir=run, resume=args.resume is not None, progress=not args.no_progress)
     from gankit.plots import read_stats
 

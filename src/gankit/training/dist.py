@@ -6,7 +6,9 @@ NCCL on CUDA. G and D are wrapped in DistributedDataParallel separately (see `wr
 
 from __future__ import annotations
 
+import ctypes  # imported here, not in die_with_parent: it runs between fork and exec
 import os
+import signal
 import subprocess
 import sys
 from typing import NoReturn
@@ -36,6 +38,7 @@ def init(device: torch.device) -> tuple[torch.device, bool]:
     on GPUs). Returns the device and whether this call started the group (and so must end it)."""
     if not under_torchrun() or td.is_initialized():
         return device, False
+    die_with_parent()  # torchrun killed (or its launcher): this rank stops too
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
@@ -154,10 +157,33 @@ def check_consistency(*modules: nn.Module) -> None:
         raise RuntimeError(f"rank {rank()}: weights differ from rank 0 ({', '.join(differ[:3]) or 'on another rank'})")
 
 
-def launch(nproc: int, argv: list[str]) -> int:
-    """`gankit ARGV` in `nproc` processes on this machine, through torchrun (`python -m torch.distributed.run`)."""
+def launch(nproc: int, argv: list[str], run_dir: str) -> int:
+    """`gankit ARGV` in `nproc` processes on this machine, through torchrun (`python -m torch.distributed.run`),
+    training into `run_dir`. torchrun dies with this process, and the ranks with torchrun (`die_with_parent`),
+    so killing the launcher leaves no rank training on detached. When a rank fails, the output ends with one
+    line naming the run and the command that continues it."""
     if nproc < 1:
         raise GankitError(f"--nproc must be at least 1, got {nproc}")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            "-m", "gankit", *argv]
-    return subprocess.run(cmd).returncode
+    code = subprocess.run(cmd, preexec_fn=die_with_parent).returncode
+    if code not in (0, 2, 3):  # 2: a user mistake, 3: a NaN/Inf alarm; each rank has printed why
+        resume = f"gankit train --resume {run_dir} --nproc {nproc}"
+        print(f"gankit: error: a training process failed (torchrun exit {code}); {run_dir} keeps its last "
+              f"checkpoint; continue with: {resume}", file=sys.stderr)
+    return code
+
+
+def die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent dies (prctl PR_SET_PDEATHSIG); nothing elsewhere.
+    Called in torchrun's process before it starts, and by every rank at `init`."""
+    if not sys.platform.startswith("linux"):
+        return
+    PR_SET_PDEATHSIG = 1
+    parent = os.getppid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # no glibc: the ranks stop at their next collective instead
+        return
+    if os.getppid() != parent:  # the parent died before the request: act on it now
+        os.kill(os.getpid(), signal.SIGTERM)
