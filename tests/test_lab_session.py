@@ -41,15 +41,25 @@ def session(tmp_path) -> LabSession:
     return LabSession(small_config(), runs_dir=tmp_path / "runs")
 
 
+def drain(session: LabSession) -> None:
+    """Run what "step" messages queued, as the server's slices do."""
+    while session.busy():
+        session.work(1.0)
+
+
 def test_steps_change_the_networks_they_train(session):
     g0, d0 = params(session.G), params(session.D)
     assert session.handle({"type": "step", "which": "d"}) == {"type": "ok", "for": "step"}
+    assert session.queued == 1 and torch.equal(params(session.D), d0)  # queued: the slices run it
+    drain(session)
     assert not torch.equal(params(session.D), d0) and torch.equal(params(session.G), g0)
     assert (session.step, session.nimg) == (0, 32)  # step counts G steps, nimg images shown to D
     d1 = params(session.D)
     session.handle({"type": "step", "which": "g"})
+    drain(session)
     assert not torch.equal(params(session.G), g0) and torch.equal(params(session.D), d1)
     session.handle({"type": "step", "which": "both", "n": 3})
+    drain(session)
     assert (session.step, session.nimg) == (4, 4 * 32)
     record = session.history[-1]
     assert record["step"] == 4 and all(math.isfinite(record[k]) for k in ("loss/D", "loss/G", "D/real", "D/fake"))
@@ -248,3 +258,43 @@ def test_importing_gankit_never_imports_the_lab():
     code = ("import sys, gankit, gankit.cli; bad = [m for m in sys.modules if m.startswith(('gankit.lab', 'fastapi', "
             "'uvicorn', 'starlette'))]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_pause_is_answered_at_once_during_the_heaviest_step(tmp_path):
+    """The largest settings the page allows (batch 2048, 20 D steps, six layers of 512): one iteration takes
+    seconds, but training runs in slices of one network step and pause takes no lock, so its reply comes
+    while a step is still running, and the slices stop at the next step."""
+    import threading
+    import time
+
+    cfg = default_config()
+    cfg.train.batch_size, cfg.train.d_steps = 2048, 20
+    cfg.model.g_hidden = cfg.model.d_hidden = [512] * 6
+    lab = LabSession(cfg, runs_dir=tmp_path / "runs")
+    assert lab.handle({"type": "step", "n": 1000})["type"] == "ok"
+    worker = threading.Thread(target=lab.work, args=(60.0,))
+    worker.start()
+    while lab.nimg == 0:  # the first D step has finished: the slices are training
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    reply = lab.handle({"type": "pause"})
+    answered = time.perf_counter() - t0
+    worker.join(timeout=30)
+    assert reply == {"type": "ok", "for": "pause"} and answered < 0.5
+    assert not worker.is_alive() and not lab.busy()
+    assert lab.step == 0 and lab.nimg < 20 * 2048  # stopped inside the first iteration, between two D steps
+    frame = lab.snapshot()  # and a frame is drawn for the pause
+    assert frame["step"] == 0 and frame["running"] is False
+
+
+def test_play_trains_in_slices_and_a_step_after_a_pause_finishes_the_iteration(session):
+    session.cfg.train.d_steps = 3
+    session.handle({"type": "play"})
+    session.handle({"type": "speed", "value": 2})
+    assert json.loads(session.tick(budget=60.0))["step"] == 2  # a frame of play: `speed` iterations
+    session.handle({"type": "pause"})
+    assert session.tick() is None and session.step == 2
+    session._plan = ["d", "g"]  # as if paused after the first of three D steps
+    session.handle({"type": "step"})
+    drain(session)
+    assert session.step == 3 and session.nimg == 2 * 3 * 32 + 32  # the rest of that iteration, nothing more

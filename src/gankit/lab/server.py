@@ -1,8 +1,10 @@
 """The lab's web server: FastAPI serves the page from the package (no CDN) and one WebSocket per tab.
 
-All tabs watch and steer the same `LabSession`: a background task steps it while it plays and broadcasts each frame
-to every open tab; each tab's messages get a reply (ok or an error with the reason) and a fresh frame. Training runs
-in a worker thread so the event loop stays free; it pauses while no tab is open. Binds 127.0.0.1 unless told.
+All tabs watch and steer the same `LabSession`: a background task trains it in slices (while it plays, or runs the
+iterations a "step" asked for) and broadcasts a frame after each to every open tab; each tab's messages get a reply
+(ok or an error with the reason) and a fresh frame. Training runs in a worker thread so the event loop stays free,
+one network step per hold of the session's lock, so no message waits behind a long step message; it pauses while no
+tab is open. Binds 127.0.0.1 unless told.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from gankit.lab.session import LabSession
 
 STATIC = Path(__file__).with_name("static")
 FRAME_INTERVAL = 0.05  # seconds: at most 20 frames a second while playing
+WORK_SLICE = 0.25  # seconds of training between two frames (in steps of one network, see LabSession.work)
 SEND_TIMEOUT = 5.0  # seconds: a tab that cannot take a frame this long is dropped
 log = logging.getLogger("gankit.lab")
 
@@ -56,8 +59,8 @@ class Hub:
             started = loop.time()
             try:
                 text, dirty, self.dirty = None, self.dirty, False
-                if self.clients and self.session.running:
-                    text = await asyncio.to_thread(self.session.tick)
+                if self.clients and self.session.busy():
+                    text = await asyncio.to_thread(self.session.tick, WORK_SLICE)
                 if text is None and self.clients and dirty:
                     text = await asyncio.to_thread(self.session.frame_json)
             except Exception as e:  # a bug or a diverged game: stop playing, tell the tabs, keep serving
@@ -66,7 +69,7 @@ class Hub:
                 text = json.dumps({"type": "error", "reason": f"training stopped: {type(e).__name__}: {e}"})
             if text is not None:
                 await self.broadcast(text)
-            if self.clients and self.session.running:
+            if self.clients and self.session.busy():
                 await asyncio.sleep(max(0.0, FRAME_INTERVAL - (loop.time() - started)))
             else:
                 with contextlib.suppress(asyncio.TimeoutError):

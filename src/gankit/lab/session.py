@@ -32,10 +32,10 @@ from gankit.data import DistributionData, TensorData, load_dataset
 from gankit.data.toy2d import GaussianMixture
 from gankit.errors import GankitError
 from gankit.lab import runs, views
-from gankit.lab.messages import DATASETS_2D, LAYERS, MAX_POINTS, MAX_SPEED, parse_message, setting_fields
+from gankit.lab.messages import DATASETS_2D, LAYERS, MAX_POINTS, MAX_SPEED, MAX_STEPS, parse_message, setting_fields
 from gankit.models import sample_z
 from gankit.objectives.fgan import DIVERGENCES
-from gankit.training.game import Game
+from gankit.training.game import Game, critic_steps
 
 DISPLAY_POINTS = 512  # real and generated points drawn (fixed samples and fixed latents: no flicker)
 METRIC_POINTS = 500  # points per side of the W1 / grid metrics
@@ -55,12 +55,18 @@ def default_config() -> Config:
 
 
 class LabSession:
-    """One live game. Thread-safe: every public method holds `lock`, so the server may call them from threads."""
+    """One live game. Thread-safe: the server calls it from threads. Training runs in slices of one network
+    step (`work`), each holding `lock` alone, so a message waits for at most one D or G step; play, pause,
+    speed and layers need no lock at all and are answered at once, whatever the settings."""
 
     def __init__(self, cfg: Config | None = None, *, runs_dir: str | Path = "runs"):
         self.lock = threading.RLock()
         self.runs_dir = Path(runs_dir)
         self.running, self.speed, self.frame, self.game_id, self.seq = False, 1, 0, 0, 0
+        self.queued, self.queued_which = 0, "both"  # iterations asked for ("step", or a frame of play), not finished
+        self._plan: list[str] = []  # network steps ("d", "g") left of the iteration in progress
+        self._sums: dict[str, float] = {}  # stats of the steps since the last record
+        self._counts: dict[str, int] = {}
         self.layers = dict.fromkeys(LAYERS, True)
         self.points: torch.Tensor | None = None  # drawn data (N, 2) and its labels (N,) or None
         self.point_labels: torch.Tensor | None = None
@@ -95,6 +101,7 @@ class LabSession:
             game.load_state_dict(state)
         # everything built: commit
         self.dataset, self.num_classes, self.game = dataset, game.num_classes, game
+        self._plan, self._sums, self._counts = [], {}, {}  # a new game: nothing of the old one is left to run
         self.points, self.point_labels = (x, labels) if cfg.data.name == "points" else (self.points, self.point_labels)
         self.game_id += 1
         self.history: list[dict] = []
@@ -129,32 +136,76 @@ class LabSession:
     # ------------------------------------------------------------------ training
 
     def run(self, n: int = 1, which: str = "both") -> dict:
-        """n iterations ("both": k D steps + one G step; "d" / "g": one step of that network); returns the
-        record of their mean stats, also appended to `history`."""
+        """n iterations at once ("both": k D steps + one G step; "d" / "g": one step of that network); returns
+        the record of their mean stats, also appended to `history`. The Python API's way; the page's "step"
+        messages queue iterations that `work` runs in slices."""
         with self.lock:
-            sums: dict[str, float] = {}
-            counts: dict[str, int] = {}
+            self.queued, self.queued_which = n, which
             t0 = time.perf_counter()
-            for _ in range(n):
-                for stats in self.game.iterate(which, measure_grad=True):
-                    for key, value in stats.items():
-                        sums[key] = sums.get(key, 0.0) + float(value)
-                        counts[key] = counts.get(key, 0) + 1
+            while self._step():
+                pass
             self.game.elapsed += time.perf_counter() - t0
-            self.seq += 1
-            record = {"seq": self.seq, "step": self.step, "nimg": self.nimg,
-                      **{k: views.number(sums[k] / counts[k]) for k in sorted(sums)}}
-            self.history.append(record)
-            if len(self.history) > HISTORY_MAX:
-                self.history = self.history[::2]
-            return record
+            return self._record()
 
-    def tick(self) -> str | None:
-        """While playing: `speed` iterations, then the frame as JSON text; None while paused."""
+    def work(self, budget: float) -> bool:
+        """Run network steps (of queued iterations, or of play) for about `budget` seconds, taking the lock
+        for one step at a time; returns whether any ran (then its record is in `history`)."""
+        t0, ran = time.perf_counter(), False
+        while time.perf_counter() - t0 < budget:
+            with self.lock:
+                started = time.perf_counter()
+                if not self._step():
+                    break
+                ran = True
+                self.game.elapsed += time.perf_counter() - started
+        if ran:
+            with self.lock:
+                self._record()
+        return ran
+
+    def busy(self) -> bool:
+        """Whether there is training to do: playing, or iterations queued by "step" messages."""
+        return self.running or self.queued > 0
+
+    def _step(self) -> bool:
+        """One network step of the iteration in progress, or of a new one (a "both" iteration is k D steps,
+        then the G step, each one call of `Game.iterate`: the same computation as gankit.train's); False
+        when no iteration is queued (a pause empties the queue between two steps; the rest of the iteration
+        in progress waits for the next one queued). Call with the lock held."""
+        if self.queued <= 0:
+            return False
+        if not self._plan:
+            which = self.queued_which
+            k = critic_steps(self.step, self.cfg.train)
+            self._plan = ["d"] * k + ["g"] if which == "both" else [which]
+        for stats in self.game.iterate(self._plan.pop(0), measure_grad=True):
+            for key, value in stats.items():
+                self._sums[key] = self._sums.get(key, 0.0) + float(value)
+                self._counts[key] = self._counts.get(key, 0) + 1
+        if not self._plan:  # an iteration finished
+            self.queued -= 1
+        return True
+
+    def _record(self) -> dict:
+        """The mean stats of the steps since the last record, appended to `history`."""
+        self.seq += 1
+        record = {"seq": self.seq, "step": self.step, "nimg": self.nimg,
+                  **{k: views.number(self._sums[k] / self._counts[k]) for k in sorted(self._sums)}}
+        self._sums, self._counts = {}, {}
+        self.history.append(record)
+        if len(self.history) > HISTORY_MAX:
+            self.history = self.history[::2]
+        return record
+
+    def tick(self, budget: float = 0.25) -> str | None:
+        """While there is training to do: about `budget` seconds of it (at most `speed` iterations while
+        playing), then the frame as JSON text; None when idle."""
+        if not self.busy():
+            return None
+        if self.running and self.queued == 0:
+            self.queued, self.queued_which = self.speed, "both"  # one frame's worth of play
+        self.work(budget)
         with self.lock:
-            if not self.running:
-                return None
-            self.run(self.speed)
             return self.frame_json()
 
     # ------------------------------------------------------------------ frames
@@ -256,25 +307,37 @@ class LabSession:
         the hello payload for "hello", or {"type": "error", "reason": ...} for a bad message."""
         try:
             msg = parse_message(message)
+            kind = msg["type"]
+            if kind in ("play", "pause", "speed", "layers", "step"):  # flags the training slices read: no lock
+                self._control(msg)
+                return {"type": "ok", "for": kind}
             with self.lock:
-                if msg["type"] == "hello":
+                if kind == "hello":
                     return self.hello()
-                return {"type": "ok", "for": msg["type"], **self._dispatch(msg)}
+                return {"type": "ok", "for": kind, **self._dispatch(msg)}
         except GankitError as e:
             return {"type": "error", "reason": str(e)}
 
-    def _dispatch(self, msg: dict) -> dict:
+    def _control(self, msg: dict) -> None:
+        """Play, pause, speed, layers and step change flags only; the training slices (`work`) act on them
+        between network steps. Pause also drops the iterations queued by "step"."""
         kind = msg["type"]
-        if kind in ("play", "pause"):
-            self.running = kind == "play"
-        elif kind == "step":
-            self.run(msg["n"], msg["which"])
-        elif kind == "reset":
-            self._start(copy.deepcopy(self.cfg))
+        if kind == "play":
+            self.running = True
+        elif kind == "pause":
+            self.running, self.queued = False, 0
         elif kind == "speed":
             self.speed = msg["value"]
         elif kind == "layers":
-            self.layers.update(msg["layers"])
+            self.layers = {**self.layers, **msg["layers"]}  # a new dict: a frame being drawn keeps its own
+        else:  # step: n more iterations (or single network steps), run by the slices
+            self.queued_which = msg["which"]
+            self.queued = min(self.queued + msg["n"], MAX_STEPS)
+
+    def _dispatch(self, msg: dict) -> dict:
+        kind = msg["type"]
+        if kind == "reset":
+            self._start(copy.deepcopy(self.cfg))
         elif kind == "settings":
             return {"restarted": self._apply(msg["settings"])}
         elif kind == "points":
