@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from gankit.config import Config, from_dict, load_config, preset_names, to_dict
+from gankit.checks import load_config
+from gankit.config import Config, from_dict, preset_names, to_dict
 from gankit.errors import GankitError
 
 
@@ -68,16 +69,16 @@ def test_a_model_field_its_family_would_ignore_is_an_error(preset, override, mat
         load_config(preset=preset, overrides=[override])
 
 
-def test_the_family_table_says_what_each_builder_reads():
-    # Every built-in family is in the table, and a field it lists as read changes the built networks.
-    from gankit.models import FAMILIES, FAMILY_ONLY, MODELS, build_models
-    from gankit.models.conditioning import NATIVE
+def test_each_family_says_what_its_builder_reads():
+    # Every built-in family registers a Family, and a field it lists as read changes the built networks.
+    from gankit.models import FAMILY_ONLY, MODELS, Family, build_models
 
-    assert set(FAMILIES) == set(MODELS.names())
     changed = {"maxout_pieces": 2, "d_dropout_input": 0.3, "d_dropout": 0.3, "g_dropout": 0.3, "spectral_norm": "true"}
-    for name, (reads, _, _) in FAMILIES.items():
+    for name in MODELS.names():
+        assert isinstance(MODELS.info(name), Family), name
+        reads = MODELS.info(name).reads
         assert reads <= set(FAMILY_ONLY)
-        cond = NATIVE.get(name, "none")
+        cond = MODELS.info(name).native_cond or "none"
         shape = (2,) if name == "mlp2d" else (1, 28, 28)
         base = load_config(overrides=[f"model.name={name}", f"model.cond={cond}"]).model
         nets = [str(build_models(base, shape, num_classes=10))]

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
-    from gankit.config import load_config
+    from gankit.checks import load_config
     from gankit.training import dist, train
     from gankit.training.rundir import find_latest_run
 
