@@ -126,3 +126,32 @@ def test_gulrajani2017_wgan_gp_is_the_papers_setup():
 
     _, D = build_models(cfg.model, (1, 28, 28))
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules())
+
+
+def test_every_field_has_a_comment_and_config_show_prints_it(capsys):
+    import dataclasses
+
+    from gankit.cli import main
+    from gankit.config import SECTIONS, field_comments
+
+    keys = [f"{s}.{f.name}" for s in SECTIONS for f in dataclasses.fields(getattr(Config(), s))]
+    keys += [f.name for f in dataclasses.fields(Config) if f.name not in SECTIONS]
+    comments = field_comments()
+    assert set(comments) == set(keys) and all(comments[k] for k in keys), [k for k in keys if not comments.get(k)]
+    assert main(["config", "--show"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert sorted(line[2:].split(" = ")[0] for line in lines) == sorted(keys)  # each field once
+    assert all(line.startswith("  ") for line in lines)  # the defaults: nothing marked
+    assert "  data.path = \"\"  # a user point set (.npy or .csv, columns x, y[, label]) for dataset `points`, or " \
+           "a folder of PNG/JPEG files for dataset `images`" in lines  # a continuation line joins its field's comment
+
+
+def test_config_show_marks_what_differs_from_the_default(capsys):
+    from gankit.cli import main
+
+    assert main(["config", "--show", "--preset", "ring8-ns", "--train.steps=7"]) == 0
+    out = capsys.readouterr().out
+    assert "* train.steps = 7  # generator steps (default 2000)" in out.splitlines()
+    assert "  train.d_steps = 1  # k: discriminator" in out  # unchanged: not marked
+    assert main(["config", "--show", "--model.name=resnet"]) == 2
+    assert "unknown model 'resnet'" in capsys.readouterr().err

@@ -6,9 +6,15 @@ then `--section.key=value` overrides. Unknown keys and values of the wrong type 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import inspect
+import io
 import json
 import math
+import sys
+import tokenize
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -357,6 +363,61 @@ def check_config(cfg: Config) -> None:
         raise GankitError(f"train.device {t.device!r} is not one of: auto, cpu, cuda, cuda:N")
     if t.device.startswith("cuda") and not torch.cuda.is_available():
         raise GankitError(f"train.device {t.device!r} asked for, but no CUDA GPU is available; use cpu")
+
+
+# ---------------------------------------------------------------------------- documentation
+
+
+@functools.cache
+def field_comments() -> dict[str, str]:
+    """`section.key` (or `key` at the top) -> the comment beside that field in this file, continuation
+    lines joined: the dataclasses' source is the one place each field is documented."""
+    source = inspect.getsource(sys.modules[__name__])
+    lines = source.splitlines()
+    comments = {tok.start[0]: tok.string.lstrip("#").strip()
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
+    by_class: dict[str, dict[str, str]] = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        fields = by_class[node.name] = {}
+        for item in node.body:
+            if not isinstance(item, ast.AnnAssign):
+                continue
+            parts, line = [comments.get(item.end_lineno, "")], item.end_lineno + 1
+            while line <= len(lines) and lines[line - 1].strip().startswith("#"):  # comment-only continuation
+                parts.append(comments[line])
+                line += 1
+            fields[item.target.id] = " ".join(p for p in parts if p)
+    out = {}
+    for f in dataclasses.fields(Config):
+        if f.name in SECTIONS:
+            section = type(getattr(Config(), f.name)).__name__
+            out.update({f"{f.name}.{key}": text for key, text in by_class[section].items()})
+        else:
+            out[f.name] = by_class["Config"][f.name]
+    return out
+
+
+def show_config(cfg: Config) -> str:
+    """Every field as `section.key = value  # comment`; a `*` marks a value that differs from the default."""
+    comments, default = field_comments(), _flatten(to_dict(Config()))
+    rows = ["# every config field; * marks a value that differs from the default (shown after it)"]
+    for key, value in _flatten(to_dict(cfg)).items():
+        changed = value != default[key]
+        note = f" (default {json.dumps(default[key])})" if changed else ""
+        rows.append(f"{'*' if changed else ' '} {key} = {json.dumps(value)}  # {comments[key]}{note}")
+    return "\n".join(rows)
+
+
+def _flatten(raw: dict) -> dict:
+    flat = {}
+    for key, value in raw.items():
+        if key in SECTIONS:
+            flat.update({f"{key}.{sub}": v for sub, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
 
 
 def resolve_device(name: str) -> torch.device:
