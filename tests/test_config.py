@@ -155,3 +155,24 @@ def test_config_show_marks_what_differs_from_the_default(capsys):
     assert "  train.d_steps = 1  # k: discriminator" in out  # unchanged: not marked
     assert main(["config", "--show", "--model.name=resnet"]) == 2
     assert "unknown model 'resnet'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("train.precision", "fp8", "train.precision 'fp8' is not one of: fp32, bf16, fp16"),
+    ("train.compile", "fast", "train.compile 'fast' is not one of: off, default"),
+    ("train.on_nonfinite", "ignore", "train.on_nonfinite 'ignore' is not one of: stop, rollback"),
+    ("objective.g_form", "1", "objective.g_form 1 is not one of: saddle, alternative"),
+    ("opt_D.name", "adamw", "opt_D.name 'adamw' is not one of: adam, sgd, rmsprop"),
+])
+def test_fixed_choices_are_literal_types_checked_when_parsed_and_when_set_in_code(key, value, match):
+    import dataclasses
+
+    from gankit.checks import validate
+
+    with pytest.raises(GankitError, match=match):
+        load_config(overrides=[f"{key}={value}"])
+    section, field = key.split(".")
+    cfg = Config()
+    setattr(cfg, section, dataclasses.replace(getattr(cfg, section), **{field: value}))
+    with pytest.raises(GankitError, match=match.replace(" 1 ", " '1' ")):
+        validate(cfg)

@@ -305,6 +305,11 @@ def _short(value) -> str:
 def check_config(cfg: Config) -> None:
     """Range checks that types cannot express. Names (data set, model family, objective, ...) are
     checked beside their registries: `gankit.checks.validate` runs this, then those."""
+    for name in SECTIONS:  # fixed choices again, for a config whose fields were set in code, not parsed
+        section = getattr(cfg, name)
+        for key, kind in typing.get_type_hints(type(section)).items():
+            if typing.get_origin(kind) is Literal:
+                _coerce(f"{name}.{key}", getattr(section, key), kind)
     t = cfg.train
     for key in ("steps", "batch_size", "d_steps", "log_every", "ckpt_every", "grid_size", "keep"):
         if getattr(t, key) < 1:
