@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from gankit.config import Config, from_dict, load_config, preset_names, to_dict
+from gankit.checks import load_config
+from gankit.config import Config, from_dict, preset_names, to_dict
 from gankit.errors import GankitError
 
 
@@ -68,16 +69,16 @@ def test_a_model_field_its_family_would_ignore_is_an_error(preset, override, mat
         load_config(preset=preset, overrides=[override])
 
 
-def test_the_family_table_says_what_each_builder_reads():
-    # Every built-in family is in the table, and a field it lists as read changes the built networks.
-    from gankit.models import FAMILIES, FAMILY_ONLY, MODELS, build_models
-    from gankit.models.conditioning import NATIVE
+def test_each_family_says_what_its_builder_reads():
+    # Every built-in family registers a Family, and a field it lists as read changes the built networks.
+    from gankit.models import FAMILY_ONLY, MODELS, Family, build_models
 
-    assert set(FAMILIES) == set(MODELS.names())
     changed = {"maxout_pieces": 2, "d_dropout_input": 0.3, "d_dropout": 0.3, "g_dropout": 0.3, "spectral_norm": "true"}
-    for name, (reads, _, _) in FAMILIES.items():
+    for name in MODELS.names():
+        assert isinstance(MODELS.info(name), Family), name
+        reads = MODELS.info(name).reads
         assert reads <= set(FAMILY_ONLY)
-        cond = NATIVE.get(name, "none")
+        cond = MODELS.info(name).native_cond or "none"
         shape = (2,) if name == "mlp2d" else (1, 28, 28)
         base = load_config(overrides=[f"model.name={name}", f"model.cond={cond}"]).model
         nets = [str(build_models(base, shape, num_classes=10))]
@@ -125,3 +126,53 @@ def test_gulrajani2017_wgan_gp_is_the_papers_setup():
 
     _, D = build_models(cfg.model, (1, 28, 28))
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules())
+
+
+def test_every_field_has_a_comment_and_config_show_prints_it(capsys):
+    import dataclasses
+
+    from gankit.cli import main
+    from gankit.config import SECTIONS, field_comments
+
+    keys = [f"{s}.{f.name}" for s in SECTIONS for f in dataclasses.fields(getattr(Config(), s))]
+    keys += [f.name for f in dataclasses.fields(Config) if f.name not in SECTIONS]
+    comments = field_comments()
+    assert set(comments) == set(keys) and all(comments[k] for k in keys), [k for k in keys if not comments.get(k)]
+    assert main(["config", "--show"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert sorted(line[2:].split(" = ")[0] for line in lines) == sorted(keys)  # each field once
+    assert all(line.startswith("  ") for line in lines)  # the defaults: nothing marked
+    assert "  data.path = \"\"  # a user point set (.npy or .csv, columns x, y[, label]) for dataset `points`, or " \
+           "a folder of PNG/JPEG files for dataset `images`" in lines  # a continuation line joins its field's comment
+
+
+def test_config_show_marks_what_differs_from_the_default(capsys):
+    from gankit.cli import main
+
+    assert main(["config", "--show", "--preset", "ring8-ns", "--train.steps=7"]) == 0
+    out = capsys.readouterr().out
+    assert "* train.steps = 7  # generator steps (default 2000)" in out.splitlines()
+    assert "  train.d_steps = 1  # k: discriminator" in out  # unchanged: not marked
+    assert main(["config", "--show", "--model.name=resnet"]) == 2
+    assert "unknown model 'resnet'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("train.precision", "fp8", "train.precision 'fp8' is not one of: fp32, bf16, fp16"),
+    ("train.compile", "fast", "train.compile 'fast' is not one of: off, default"),
+    ("train.on_nonfinite", "ignore", "train.on_nonfinite 'ignore' is not one of: stop, rollback"),
+    ("objective.g_form", "1", "objective.g_form 1 is not one of: saddle, alternative"),
+    ("opt_D.name", "adamw", "opt_D.name 'adamw' is not one of: adam, sgd, rmsprop"),
+])
+def test_fixed_choices_are_literal_types_checked_when_parsed_and_when_set_in_code(key, value, match):
+    import dataclasses
+
+    from gankit.checks import validate
+
+    with pytest.raises(GankitError, match=match):
+        load_config(overrides=[f"{key}={value}"])
+    section, field = key.split(".")
+    cfg = Config()
+    setattr(cfg, section, dataclasses.replace(getattr(cfg, section), **{field: value}))
+    with pytest.raises(GankitError, match=match.replace(" 1 ", " '1' ")):
+        validate(cfg)

@@ -7,7 +7,8 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gankit.config import SECTIONS, Config, load_config, to_dict
+from gankit.checks import load_config
+from gankit.config import SECTIONS, Config, to_dict
 from gankit.errors import GankitError
 
 KEYS = [f"{section}.{key}" for section in SECTIONS for key in to_dict(Config())[section]] + ["name", "description"]

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from gankit.config import ModelConfig
-from gankit.models import MODELS, build_models, sample_z
-from gankit.models.conditioning import NATIVE
+from gankit.models import MODELS, build_models, family, sample_z
 from gankit.models.mlp import Maxout
 
 SHAPES = {"mlp2d": (2,), "classic-mlp": (1, 28, 28), "goodfellow2014": (1, 28, 28), "wgan-mlp": (1, 28, 28),
@@ -17,8 +16,8 @@ SHAPES = {"mlp2d": (2,), "classic-mlp": (1, 28, 28), "goodfellow2014": (1, 28, 2
 
 @pytest.mark.parametrize("name", MODELS.names())
 def test_every_model_maps_z_to_data_and_data_to_one_logit(name):
-    if name in NATIVE:  # conditional by construction: G(z, y), D(x, y) (tests/test_conditional.py)
-        cfg = ModelConfig(name=name, z_dim=16, cond=NATIVE[name])
+    if family(name).native_cond:  # conditional by construction: G(z, y), D(x, y) (tests/test_conditional.py)
+        cfg = ModelConfig(name=name, z_dim=16, cond=family(name).native_cond)
         G, D = build_models(cfg, SHAPES[name], num_classes=10)
         G, D = functools.partial(G, y=torch.arange(5)), functools.partial(D, y=torch.arange(5))
     else:

@@ -101,3 +101,36 @@ def test_r1_is_added_to_any_objective_when_gamma_is_set():
     # lazy: at index 0 the weight is interval = 4, so gamma/2 * 4 * ||w||^2 = 5 * 4 * 9 = 180
     assert with_r1.penalties[0](D, x, x, 0).item() == pytest.approx(180.0)
     assert with_r1.penalties[0](D, x, x, 1) is None
+
+
+@pytest.mark.parametrize("name", OBJECTIVES.names())
+def test_every_objective_says_what_d_outputs_and_logs_its_estimate(name):
+    # The Reading is readable without building, agrees with the built Objective, and the estimate's
+    # key is one the objective's `estimates` really logs (a renamed log key fails here).
+    import typing
+
+    from gankit.objectives import DOutput, reading
+
+    obj = make_objective(ObjectiveConfig(name=name, divergence="kl"))
+    assert obj.d_output == reading(name).d_output and obj.d_output in typing.get_args(DOutput)
+    if obj.estimate is not None:
+        assert obj.estimate.key in obj.estimates(REAL, FAKE) and "{" not in obj.estimate.label
+
+
+@pytest.mark.parametrize("name, d_output, key, reference", [
+    ("minimax", "probability", "estimate/value", -math.log(4)),
+    ("ns", "probability", "estimate/value", -math.log(4)),
+    ("wgan", "critic", "estimate/wasserstein", None),
+    ("wgan-gp", "critic", "estimate/wasserstein", None),
+    ("fgan", "fgan", "estimate/f_divergence", None),
+    ("hinge", "score", None, None),
+    ("ls", "score", None, None),
+])
+def test_built_in_readings(name, d_output, key, reference):
+    obj = make_objective(ObjectiveConfig(name=name, divergence="kl", r1_gamma=1.0))  # R1 keeps the reading
+    assert obj.d_output == d_output
+    assert (obj.estimate and obj.estimate.key) == key
+    if obj.estimate:
+        assert obj.estimate.reference == (pytest.approx(reference) if reference is not None else None)
+    if name == "fgan":
+        assert obj.estimate.label == "kl: lower bound on D_f"

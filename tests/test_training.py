@@ -116,7 +116,7 @@ def test_crash_between_write_and_rename_keeps_the_old_checkpoint(tmp_path, monke
     def crash(src, dst):
         raise OSError("simulated crash before the rename")
 
-    monkeypatch.setattr(fileio.os, "replace", crash)
+    monkeypatch.setattr(fileio.os, "replace", crash)  # checkpoints are written through gankit.fileio
     with pytest.raises(OSError):
         save_checkpoint({"step": 2, "w": torch.zeros(3)}, path)
     monkeypatch.undo()

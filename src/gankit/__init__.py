@@ -3,7 +3,8 @@
 The public API mirrors the CLI: `train(config) -> run_dir`, `load(run_dir)`, `sample(run, n)`.
 """
 
-from gankit.config import Config, load_config
+from gankit.checks import load_config
+from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.training import Run, load, sample, train
 

@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a GAN from a preset or a config file",
                        description="Train a GAN. Any config field can be overridden with "
-                                   "--section.key=value, e.g. --train.batch_size=128 --opt_D.lr=1e-4.")
+                                   "--section.key=value, e.g. --train.batch_size=128 --opt_D.lr=1e-4; "
+                                   "`gankit config --show [--preset NAME]` lists every field with its value "
+                                   "and what it does.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", help="a preset name (gankit list presets)")
     src.add_argument("--config", help="a config file: TOML, or a run's config.json")
@@ -37,6 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train in N processes on this machine (DistributedDataParallel through torchrun; "
                         "train.batch_size is the global batch)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("config", help="show every config field with its value and what it does",
+                       description="Print every config field as `section.key = value  # comment`: the defaults, "
+                                   "or a preset's or file's values after --section.key=value overrides; a `*` "
+                                   "marks a value that differs from the default.")
+    p.add_argument("--show", action="store_true", required=True, help="print the resolved config")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--preset", help="a preset name (gankit list presets)")
+    src.add_argument("--config", help="a config file: TOML, or a run's config.json")
 
     p = sub.add_parser("plot", help="redraw a run's loss curves from its stats.jsonl",
                        description="Redraw losses.png (losses, D outputs, estimates, evaluations, alarms) from "
@@ -137,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return _train(args, extra, sys.argv[1:] if argv is None else list(argv))
+        if args.command == "config":
+            return _config(args, extra)
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if args.command == "sample":
@@ -160,15 +173,28 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _train(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
-    from gankit.config import load_config
-    from gankit.training import dist, train
-    from gankit.training.rundir import find_latest_run, new_run_dir
-
+def _check_overrides(extra: list[str]) -> None:
     bad = [e for e in extra if not (e.startswith("--") and "=" in e)]
     if bad:
         raise GankitError(f"unrecognized argument {bad[0]!r}; config overrides look like "
                           "--section.key=value (e.g. --train.batch_size=128)")
+
+
+def _config(args: argparse.Namespace, extra: list[str]) -> int:
+    from gankit.checks import load_config
+    from gankit.config import show_config
+
+    _check_overrides(extra)
+    print(show_config(load_config(preset=args.preset, file=args.config, overrides=extra)))
+    return 0
+
+
+def _train(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
+    from gankit.checks import load_config
+    from gankit.training import dist, train
+    from gankit.training.rundir import find_latest_run, new_run_dir
+
+    _check_overrides(extra)
     if not (args.preset or args.config or args.resume is not None):
         raise GankitError("say what to train: --preset NAME (see `gankit list presets`), "
                           "--config FILE or --resume RUN")
@@ -394,12 +420,17 @@ def _list(what: str) -> int:
     from gankit.config import preset_description, preset_names
     from gankit.data import DATASETS
     from gankit.metrics.evaluate import METRICS
-    from gankit.models import MODELS
-    from gankit.objectives import OBJECTIVES
+    from gankit.models import MODELS, family
+    from gankit.objectives import OBJECTIVES, reading
     from gankit.objectives.fgan import DIVERGENCES
 
     if what == "presets":
         rows = [(n, preset_description(n)) for n in preset_names()]
+    elif what == "objectives":  # what D outputs, and the logged statistic that estimates the divergence
+        rows = [(n, f"[D: {reading(n).d_output}{_estimate_key(reading(n).estimate)}] {OBJECTIVES.describe(n)}")
+                for n in OBJECTIVES.names()]
+    elif what == "models":  # the fields each family reads besides z_dim and the widths
+        rows = [(n, f"{MODELS.describe(n)}{_family_notes(family(n))}") for n in MODELS.names()]
     else:
         registry = {"datasets": DATASETS, "objectives": OBJECTIVES, "models": MODELS,
                     "divergences": DIVERGENCES, "metrics": METRICS}[what]
@@ -408,3 +439,15 @@ def _list(what: str) -> int:
     for name, text in rows:
         print(f"{name:<{width}}  {text}")
     return 0
+
+
+def _estimate_key(estimate) -> str:
+    return f"; logs {estimate.key}" if estimate else ""
+
+
+def _family_notes(fam) -> str:
+    notes = [f"reads {', '.join(sorted(fam.reads))}"] if fam.reads else []
+    notes += [f"{n} {side} width{'s' if n > 1 else ''}" for side, n in (("G", fam.g_widths), ("D", fam.d_widths))
+              if n is not None]
+    notes += [f"model.cond={fam.native_cond} built in"] if fam.native_cond else []
+    return f" [{'; '.join(notes)}]" if notes else ""

@@ -6,18 +6,35 @@ then `--section.key=value` overrides. Unknown keys and values of the wrong type 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import inspect
+import io
 import json
 import math
+import sys
+import tokenize
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import torch
 
 from gankit.errors import GankitError
+
+# Fields with a fixed set of values are typed by these; `_coerce` rejects any other value, naming the choices.
+Placement = Literal["auto", "device", "host"]
+ZDist = Literal["normal", "uniform", "uniform01"]
+Conditioning = Literal["none", "concat", "embed", "projection"]
+GForm = Literal["saddle", "alternative"]
+OptimName = Literal["adam", "sgd", "rmsprop"]
+OnNonfinite = Literal["stop", "rollback"]
+Precision = Literal["fp32", "bf16", "fp16"]
+CompileMode = Literal["off", "default", "reduce-overhead", "max-autotune"]
 
 
 @dataclass
@@ -31,7 +48,7 @@ class DataConfig:
     image_size: int = 32  # images: side of the square the pictures are centre-cropped and resized to
     channels: int = 3  # images: 1 (grayscale) or 3 (RGB)
     pixel_range: list[float] = field(default_factory=lambda: [-1.0, 1.0])  # images as G/D see them
-    placement: str = "auto"  # "device": the data set lives on the training device; "host": in (pinned) host
+    placement: Placement = "auto"  # "device": the data set lives on the training device; "host": in (pinned) host
     #                          memory, each batch copied without blocking; "auto": device if it fits in half
     #                          the GPU's free memory (always on a CPU)
 
@@ -40,14 +57,14 @@ class DataConfig:
 class ModelConfig:
     name: str = "mlp2d"  # a registered model family (`gankit list models`)
     z_dim: int = 8  # latent dimension
-    z_dist: str = "normal"  # "normal": N(0, I); "uniform": U(-sqrt 3, sqrt 3), unit variance; "uniform01": U(0, 1)
+    z_dist: ZDist = "normal"  # "normal": N(0, I); "uniform": U(-sqrt 3, sqrt 3), unit variance; "uniform01": U(0, 1)
     g_hidden: list[int] = field(default_factory=list)  # G hidden widths; [] = the family's own
     d_hidden: list[int] = field(default_factory=list)  # D hidden widths; [] = the family's own
     maxout_pieces: int = 5  # pieces per maxout unit (goodfellow2014 D)
     d_dropout_input: float = 0.0  # dropout probability on D's input (goodfellow2014: 0.2)
     d_dropout: float = 0.0  # dropout probability on D's hidden layers (goodfellow2014: 0.5)
     g_dropout: float = 0.0  # dropout probability on G's hidden layers (mirza2014: 0.5)
-    cond: str = "none"  # labels y into G and D: "none", "concat", "embed", "projection" (models/conditioning.py)
+    cond: Conditioning = "none"  # labels y into G and D: "none", "concat", "embed", "projection" (conditioning.py)
     embed_dim: int = 16  # width of the learned label embedding (cond = "embed")
     spectral_norm: bool = False  # dcgan: spectral normalisation of every D layer (Miyato et al. 2018)
 
@@ -60,12 +77,12 @@ class ObjectiveConfig:
     r1_gamma: float = 0.0  # R1 penalty gamma/2 E||grad D(x)||^2 on real data, with any objective; 0 = off
     r1_interval: int = 1  # lazy R1: applied every N discriminator steps, scaled by N (StyleGAN2)
     divergence: str = "jensen-shannon"  # fgan: a registered f-divergence (`gankit list divergences`)
-    g_form: str = "saddle"  # fgan generator loss: "saddle" (minimise the bound) or "alternative"
+    g_form: GForm = "saddle"  # fgan generator loss: "saddle" (minimise the bound) or "alternative"
 
 
 @dataclass
 class OptimConfig:
-    name: str = "adam"  # "adam", "sgd" or "rmsprop"
+    name: OptimName = "adam"  # "adam", "sgd" or "rmsprop"
     lr: float = 2e-4  # learning rate
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # Adam's (beta1, beta2)
     momentum: float = 0.0  # SGD / RMSprop momentum at step 0
@@ -96,14 +113,15 @@ class TrainConfig:
     eval_metrics: list[str] = field(default_factory=list)  # [] = modes, w1 (2D) or fd, classes (images)
     eval_n: int = 2500  # samples per evaluation during training
     keep: int = 1  # newest checkpoints kept as checkpoint-<step>.pt; checkpoint.pt is always the newest of them
-    on_nonfinite: str = "stop"  # NaN/Inf in a loss or weight: "stop" (the last good checkpoint stays) or "rollback"
+    on_nonfinite: OnNonfinite = "stop"  # NaN/Inf in a loss or weight: "stop" (last good checkpoint kept) or "rollback"
     rollback_lr_factor: float = 0.5  # "rollback": both learning rates are multiplied by this at each rollback
     max_rollbacks: int = 3  # "rollback": NaN/Inf after this many rollbacks stops the run
     alarm_patience: int = 3  # log intervals D must stay saturated before its alarm; 0 = no saturation/collapse alarms
     collapse_drop: float = 0.25  # collapse alarm: modes captured (or effective classes) down this fraction from best
     tensorboard: bool = False  # also log to RUN/tensorboard (needs the tensorboard package: gankit[tb])
-    precision: str = "fp32"  # "fp32"; "bf16" or "fp16": forward passes under autocast (fp16 with loss scaling)
-    compile: str = "off"  # torch.compile G and D: "off", "default", "reduce-overhead" (CUDA graphs), "max-autotune"
+    precision: Precision = "fp32"  # "fp32"; "bf16" or "fp16": forward passes under autocast (fp16 with loss scaling)
+    compile: CompileMode = "off"  # torch.compile G and D: "off", "default", "reduce-overhead" (CUDA graphs),
+    #                               "max-autotune"
     channels_last: bool = True  # convolutional models and image batches in channels-last memory format
 
 
@@ -120,9 +138,9 @@ class Config:
 
 
 SECTIONS = ("data", "model", "objective", "opt_G", "opt_D", "train")
-PRECISIONS = ("fp32", "bf16", "fp16")
-COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
-PLACEMENTS = ("auto", "device", "host")
+PRECISIONS = typing.get_args(Precision)
+COMPILE_MODES = typing.get_args(CompileMode)
+PLACEMENTS = typing.get_args(Placement)
 
 
 # ---------------------------------------------------------------------------- presets
@@ -157,9 +175,10 @@ def _read_toml(path) -> dict:
 # ---------------------------------------------------------------------------- building
 
 
-def load_config(preset: str | None = None, file: str | Path | None = None,
+def read_config(preset: str | None = None, file: str | Path | None = None,
                 overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Resolve a config: defaults <- preset or file <- `section.key=value` overrides."""
+    """Resolve a config: defaults <- preset or file <- `section.key=value` overrides, then `check_config`.
+    Names are not yet checked against the registries: `gankit.load_config` (gankit/checks.py) does both."""
     if preset and file:
         raise GankitError("give either --preset or --config, not both")
     raw: dict = {}
@@ -184,7 +203,7 @@ def load_config(preset: str | None = None, file: str | Path | None = None,
     cfg = from_dict(raw)
     for item in overrides:
         apply_override(cfg, item)
-    validate(cfg)
+    check_config(cfg)
     return cfg
 
 
@@ -250,6 +269,11 @@ def _set(obj, full_key: str, key: str, value) -> None:
 def _coerce(key: str, value, kind):
     """Check `value` against the field's type; ints are accepted where floats are expected."""
     origin = typing.get_origin(kind)
+    if origin is Literal:
+        choices = typing.get_args(kind)
+        if type(value) is not type(choices[0]) or value not in choices:  # True == 1: compare types too
+            raise GankitError(f"{key} {_short(value)} is not one of: {', '.join(map(str, choices))}")
+        return value
     if origin is list:
         (item,) = typing.get_args(kind)
         if not isinstance(value, list):
@@ -278,31 +302,24 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def validate(cfg: Config) -> None:
-    """Range checks that types cannot express; names are checked against the registries."""
-    from gankit.data import DATASETS
-    from gankit.models import MODELS
-    from gankit.objectives import OBJECTIVES
-
-    DATASETS.get(cfg.data.name)
-    MODELS.get(cfg.model.name)
-    OBJECTIVES.get(cfg.objective.name)
+def check_config(cfg: Config) -> None:
+    """Range checks that types cannot express. Names (data set, model family, objective, ...) are
+    checked beside their registries: `gankit.checks.validate` runs this, then those."""
+    for name in SECTIONS:  # fixed choices again, for a config whose fields were set in code, not parsed
+        section = getattr(cfg, name)
+        for key, kind in typing.get_type_hints(type(section)).items():
+            if typing.get_origin(kind) is Literal:
+                _coerce(f"{name}.{key}", getattr(section, key), kind)
     t = cfg.train
     for key in ("steps", "batch_size", "d_steps", "log_every", "ckpt_every", "grid_size", "keep"):
         if getattr(t, key) < 1:
             raise GankitError(f"train.{key} must be at least 1, got {getattr(t, key)}")
-    if t.eval_every:
-        from gankit.metrics.evaluate import check_training_eval
-
-        check_training_eval(cfg.data.name, t.eval_metrics, t.eval_n)
     if t.eval_every < 0:
         raise GankitError(f"train.eval_every must be >= 0 steps (0 = off), got {t.eval_every}")
     if t.time_limit < 0:
         raise GankitError(f"train.time_limit must be >= 0 seconds, got {t.time_limit}")
     if t.ema_halflife < 0:
         raise GankitError(f"train.ema_halflife must be >= 0 images, got {t.ema_halflife}")
-    if t.on_nonfinite not in ("stop", "rollback"):
-        raise GankitError(f"train.on_nonfinite {t.on_nonfinite!r} is not one of: stop, rollback")
     if not 0 < t.rollback_lr_factor < 1:
         raise GankitError(f"train.rollback_lr_factor must be in (0, 1), got {t.rollback_lr_factor}")
     if t.max_rollbacks < 0 or t.alarm_patience < 0:
@@ -314,17 +331,6 @@ def validate(cfg: Config) -> None:
     if o.clip <= 0 or o.gp_lambda < 0 or o.r1_gamma < 0 or o.r1_interval < 1:
         raise GankitError("objective.clip must be > 0, gp_lambda and r1_gamma >= 0, r1_interval >= 1; got "
                           f"{o.clip}, {o.gp_lambda}, {o.r1_gamma}, {o.r1_interval}")
-    if o.g_form not in ("saddle", "alternative"):
-        raise GankitError(f"objective.g_form {o.g_form!r} is not one of: saddle, alternative")
-    from gankit.objectives.fgan import DIVERGENCES
-
-    DIVERGENCES.get(o.divergence)
-    if t.precision not in PRECISIONS:
-        raise GankitError(f"train.precision {t.precision!r} is not one of: {', '.join(PRECISIONS)}")
-    if t.compile not in COMPILE_MODES:
-        raise GankitError(f"train.compile {t.compile!r} is not one of: {', '.join(COMPILE_MODES)}")
-    if cfg.data.placement not in PLACEMENTS:
-        raise GankitError(f"data.placement {cfg.data.placement!r} is not one of: {', '.join(PLACEMENTS)}")
     if cfg.data.image_size < 4 or cfg.data.channels not in (1, 3):
         raise GankitError(f"data.image_size must be at least 4 and data.channels 1 or 3; got "
                           f"{cfg.data.image_size} and {cfg.data.channels}")
@@ -336,13 +342,8 @@ def validate(cfg: Config) -> None:
     if cfg.model.maxout_pieces < 1 or any(w < 1 for w in widths):
         raise GankitError(f"model.maxout_pieces and the widths in model.g_hidden, model.d_hidden must be at least 1; "
                           f"got {cfg.model.maxout_pieces} and {widths}")
-    if cfg.model.z_dist not in ("normal", "uniform", "uniform01"):
-        raise GankitError(f"model.z_dist {cfg.model.z_dist!r} is not one of: normal, uniform, uniform01")
-    from gankit.models import check_model_fields
-    from gankit.models.conditioning import check_conditioning
-
-    check_conditioning(cfg.model)
-    check_model_fields(cfg.model)
+    if cfg.model.embed_dim < 1:
+        raise GankitError(f"model.embed_dim must be at least 1, got {cfg.model.embed_dim}")
     for key in ("d_dropout_input", "d_dropout", "g_dropout"):
         if not 0.0 <= getattr(cfg.model, key) < 1.0:
             raise GankitError(f"model.{key} must be in [0, 1), got {getattr(cfg.model, key)}")
@@ -351,8 +352,6 @@ def validate(cfg: Config) -> None:
         raise GankitError(f"data.pixel_range must be [low, high] with low < high, got {lo_hi}")
     for name in ("opt_G", "opt_D"):
         opt: OptimConfig = getattr(cfg, name)
-        if opt.name not in ("adam", "sgd", "rmsprop"):
-            raise GankitError(f"{name}.name {opt.name!r} is not one of: adam, sgd, rmsprop")
         if opt.lr <= 0:
             raise GankitError(f"{name}.lr must be positive, got {opt.lr}")
         if len(opt.betas) != 2 or not all(0.0 <= b < 1.0 for b in opt.betas):
@@ -369,6 +368,61 @@ def validate(cfg: Config) -> None:
         raise GankitError(f"train.device {t.device!r} is not one of: auto, cpu, cuda, cuda:N")
     if t.device.startswith("cuda") and not torch.cuda.is_available():
         raise GankitError(f"train.device {t.device!r} asked for, but no CUDA GPU is available; use cpu")
+
+
+# ---------------------------------------------------------------------------- documentation
+
+
+@functools.cache
+def field_comments() -> dict[str, str]:
+    """`section.key` (or `key` at the top) -> the comment beside that field in this file, continuation
+    lines joined: the dataclasses' source is the one place each field is documented."""
+    source = inspect.getsource(sys.modules[__name__])
+    lines = source.splitlines()
+    comments = {tok.start[0]: tok.string.lstrip("#").strip()
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
+    by_class: dict[str, dict[str, str]] = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        fields = by_class[node.name] = {}
+        for item in node.body:
+            if not isinstance(item, ast.AnnAssign):
+                continue
+            parts, line = [comments.get(item.end_lineno, "")], item.end_lineno + 1
+            while line <= len(lines) and lines[line - 1].strip().startswith("#"):  # comment-only continuation
+                parts.append(comments[line])
+                line += 1
+            fields[item.target.id] = " ".join(p for p in parts if p)
+    out = {}
+    for f in dataclasses.fields(Config):
+        if f.name in SECTIONS:
+            section = type(getattr(Config(), f.name)).__name__
+            out.update({f"{f.name}.{key}": text for key, text in by_class[section].items()})
+        else:
+            out[f.name] = by_class["Config"][f.name]
+    return out
+
+
+def show_config(cfg: Config) -> str:
+    """Every field as `section.key = value  # comment`; a `*` marks a value that differs from the default."""
+    comments, default = field_comments(), _flatten(to_dict(Config()))
+    rows = ["# every config field; * marks a value that differs from the default (shown after it)"]
+    for key, value in _flatten(to_dict(cfg)).items():
+        changed = value != default[key]
+        note = f" (default {json.dumps(default[key])})" if changed else ""
+        rows.append(f"{'*' if changed else ' '} {key} = {json.dumps(value)}  # {comments[key]}{note}")
+    return "\n".join(rows)
+
+
+def _flatten(raw: dict) -> dict:
+    flat = {}
+    for key, value in raw.items():
+        if key in SECTIONS:
+            flat.update({f"{key}.{sub}": v for sub, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
 
 
 def resolve_device(name: str) -> torch.device:

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import torch
 
-from gankit.config import Config, validate
+from gankit.checks import validate
+from gankit.config import Config
 from gankit.data import DistributionData, TensorData, load_dataset
 from gankit.data.toy2d import GaussianMixture
 from gankit.errors import GankitError

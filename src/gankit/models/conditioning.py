@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from collections.abc import Callable
 
 import torch
@@ -21,26 +22,10 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gankit.config import ModelConfig
+from gankit.config import Conditioning, ModelConfig
 from gankit.errors import GankitError
 
-CONDITIONING = ("none", "concat", "embed", "projection")
-
-# Families that build their own label pathways (y through hidden layers of its own), with the
-# `model.cond` they implement; the wrappers below are not applied to them.
-NATIVE: dict[str, str] = {"mirza2014": "concat"}
-
-
-def check_conditioning(cfg: ModelConfig) -> None:
-    """Config-time checks of `model.cond` and `model.embed_dim`."""
-    if cfg.cond not in CONDITIONING:
-        raise GankitError(f"model.cond {cfg.cond!r} is not one of: {', '.join(CONDITIONING)}")
-    if cfg.embed_dim < 1:
-        raise GankitError(f"model.embed_dim must be at least 1, got {cfg.embed_dim}")
-    native = NATIVE.get(cfg.name)
-    if native and cfg.cond != native:
-        raise GankitError(f"model {cfg.name!r} is conditional by construction and needs model.cond={native!r}, "
-                          f"got {cfg.cond!r}")
+CONDITIONING = typing.get_args(Conditioning)  # "none" and the modes below
 
 
 class LabelCode(nn.Module):

@@ -53,7 +53,7 @@ def measure_generator_gradients(preset: str, *, overrides: tuple[str, ...] = (),
     1 - D under ns (`generator_gradients`), so ratio = minimax / ns is close to D / (1 - D) when D(G(z))
     is about the same on every sample.
     """
-    from gankit.config import load_config
+    from gankit.checks import load_config
     from gankit.data import load_dataset
     from gankit.models import sample_z
     from gankit.training.game import Game  # here: `import gankit.theory` stays light

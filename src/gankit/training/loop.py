@@ -17,7 +17,8 @@ import torch
 from tqdm.auto import tqdm
 
 from gankit import plots
-from gankit.config import Config, resolve_device, to_dict, validate
+from gankit.checks import validate
+from gankit.config import Config, resolve_device, to_dict
 from gankit.data import load_dataset, to_pixels
 from gankit.errors import GankitError
 from gankit.fileio import remove_temp_files
