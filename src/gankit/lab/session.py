@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import threading
 import time
 from pathlib import Path
@@ -220,16 +219,11 @@ class LabSession:
         return {**out, "model": self.cfg.model.name, "num_classes": self.num_classes}
 
     def divergence(self) -> dict:
-        o = self.cfg.objective
-        if o.name in views.PROBABILITY_OBJECTIVES:
-            return {"key": "estimate/value", "label": "V(D, G) (-log 4 = -1.386 at the optimum)",
-                    "reference": -math.log(4)}
-        if o.name in ("wgan", "wgan-gp"):
-            return {"key": "estimate/wasserstein", "label": "E D(x) - E D(G(z)) (critic's W1 estimate)",
-                    "reference": None}
-        if o.name == "fgan":
-            return {"key": "estimate/f_divergence", "label": f"{o.divergence}: lower bound on D_f", "reference": None}
-        return {"key": None, "label": f"{o.name} estimates no divergence", "reference": None}
+        """Which logged statistic estimates the objective's divergence, as its registry entry says."""
+        estimate = self.game.objective.estimate
+        if estimate is None:
+            return {"key": None, "label": f"{self.cfg.objective.name} estimates no divergence", "reference": None}
+        return {"key": estimate.key, "label": estimate.label, "reference": estimate.reference}
 
     def snapshot(self) -> dict:
         """The current frame as a JSON-ready dict (fields in the module docstring)."""
@@ -241,15 +235,16 @@ class LabSession:
             D.eval()
             try:
                 fake, arrows = views.generator_arrows(G, D, objective, self.z, self.fake_labels)
-                div = DIVERGENCES.get(self.cfg.objective.divergence) if self.cfg.objective.name == "fgan" else None
+                o = self.cfg.objective
+                div = DIVERGENCES.get(o.divergence) if objective.d_output == "fgan" else None
                 heat = dstar = manifold = None
                 plane = views.plane_grid(self.bounds, HEAT_N)
                 if layers["heatmap"]:
-                    values = views.d_values(D, plane, objective_name=self.cfg.objective.name, divergence=div,
+                    values = views.d_values(D, plane, d_output=objective.d_output, divergence=div,
                                             num_classes=self.num_classes)
                     finite = values[torch.isfinite(values)]
                     heat = {"n": HEAT_N, "values": views.rounded(values.reshape(HEAT_N, HEAT_N)),
-                            "label": views.d_label(self.cfg.objective.name, self.cfg.objective.divergence),
+                            "label": views.d_label(objective.d_output, o.name, o.divergence),
                             "min": views.number(finite.min()) if len(finite) else None,
                             "max": views.number(finite.max()) if len(finite) else None}
                 reason = None if self.mixture is not None else "D* needs the exact data density (ring8, grid25)"

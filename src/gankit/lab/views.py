@@ -19,8 +19,6 @@ from gankit.metrics.toy2d import wasserstein1
 from gankit.models.conditioning import bind_labels
 from gankit.objectives import Objective
 
-PROBABILITY_OBJECTIVES = ("minimax", "ns")  # D's logit -> sigmoid is a probability of "real"
-
 
 def plane_grid(bounds: tuple[float, float, float, float], n: int) -> torch.Tensor:
     """(n * n, 2) points, row-major: row i at y = ys[i] (from ymin up), column j at x = xs[j]."""
@@ -30,10 +28,11 @@ def plane_grid(bounds: tuple[float, float, float, float], n: int) -> torch.Tenso
     return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
 
 
-def d_values(D: nn.Module, points: torch.Tensor, *, objective_name: str, divergence=None,
+def d_values(D: nn.Module, points: torch.Tensor, *, d_output: str, divergence=None,
              num_classes: int = 0) -> torch.Tensor:
-    """D over points (M, 2): sigmoid of the logit for the GAN games (a probability), T = g_f(V) for f-GAN,
-    the raw critic output otherwise. Conditional D: the mean over the classes of D(x, y)."""
+    """D over points (M, 2) read as the objective's `d_output` says: sigmoid of the logit for "probability"
+    (P(real)), T = g_f(V) for "fgan", the raw output for a critic or score. Conditional D: the mean over the
+    classes of D(x, y)."""
     with torch.no_grad():
         if num_classes:
             outs = [D(points, torch.full((len(points),), c, dtype=torch.long)) for c in range(num_classes)]
@@ -41,20 +40,20 @@ def d_values(D: nn.Module, points: torch.Tensor, *, objective_name: str, diverge
             outs = [D(points)]
         values = []
         for out in outs:
-            if objective_name in PROBABILITY_OBJECTIVES:
+            if d_output == "probability":
                 out = torch.sigmoid(out)
-            elif divergence is not None:
+            elif d_output == "fgan" and divergence is not None:
                 out = divergence.g_f(out)
             values.append(out.float())
         return torch.stack(values).mean(0)
 
 
-def d_label(objective_name: str, divergence_name: str) -> str:
-    if objective_name in PROBABILITY_OBJECTIVES:
+def d_label(d_output: str, objective_name: str, divergence_name: str) -> str:
+    if d_output == "probability":
         return "D(x) = P(real)"
-    if objective_name == "fgan":
+    if d_output == "fgan":
         return f"T(x) = g_f(V(x)), {divergence_name}"
-    return f"critic D(x) ({objective_name})"
+    return f"{'critic' if d_output == 'critic' else 'score'} D(x) ({objective_name})"
 
 
 def generator_arrows(G: nn.Module, D: nn.Module, objective: Objective, z: torch.Tensor,
