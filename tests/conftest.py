@@ -1,5 +1,10 @@
-"""Test settings: one torch thread per test process (parallel workers share 2 cores)."""
+"""Test settings: one torch thread per test process (parallel workers share 2 cores), and OpenMP threads
+that sleep when idle, as the gankit command sets it (gankit.cli.choose_threading), before torch loads."""
 
-import torch
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
 
 torch.set_num_threads(1)

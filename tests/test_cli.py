@@ -137,3 +137,16 @@ def test_python_dash_m_runs_without_traceback():
     bad = subprocess.run([sys.executable, "-m", "gankit", "train", "--preset", "nope"], capture_output=True,
                          text=True, env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "unknown preset" in bad.stderr
+
+
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_the_command_line_chooses_threading_before_torch_loads(given, expected):
+    """OpenMP reads OMP_WAIT_POLICY once, when torch loads it: `import gankit.cli` must not load torch, and
+    entry() sets PASSIVE (threads sleep when idle: no collapse on a busy machine) unless the user chose."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = ("import os, sys; import gankit.cli; loaded = 'torch' in sys.modules; gankit.cli.choose_threading(); "
+            "import torch; print(loaded, os.environ['OMP_WAIT_POLICY'])")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", expected]

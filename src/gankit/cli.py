@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def entry() -> NoReturn:
     """The `gankit` command and `python -m gankit`: `main`, then exit with its code."""
+    choose_threading()
     code = main()
     # One of torchrun's ranks: skip Python's teardown (dist.under_torchrun(), read here without importing
     # torch, which commands such as `gankit list` never load)
@@ -140,6 +141,16 @@ def entry() -> NoReturn:
 
         exit_worker(code)
     raise SystemExit(code)
+
+
+def choose_threading(environ: dict | None = None) -> None:
+    """Before torch loads (it reads this once): OpenMP's idle threads sleep instead of spinning
+    (OMP_WAIT_POLICY=PASSIVE). Spinning threads compete with any other busy process for the cores and slowed
+    training 5-8x on a loaded 2-core machine, while sleeping ones cost an idle machine little
+    (benchmarks/busy_machine.py measures both). A policy already in the environment is kept; the number of
+    threads stays torch's default, or train.threads / --threads."""
+    environ = os.environ if environ is None else environ
+    environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def main(argv: list[str] | None = None) -> int:
