@@ -150,3 +150,11 @@ def test_the_command_line_chooses_threading_before_torch_loads(given, expected):
             "import torch; print(loaded, os.environ['OMP_WAIT_POLICY'])")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", expected]
+
+
+def test_version(capsys):
+    import gankit
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"gankit {gankit.__version__}"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from gankit import __version__
 from gankit.errors import GankitError
 
 LISTS = ("presets", "datasets", "objectives", "models", "divergences", "metrics")
@@ -19,6 +20,7 @@ LISTS = ("presets", "datasets", "objectives", "models", "divergences", "metrics"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gankit", description="Train, sample and inspect generative adversarial networks.")
+    parser.add_argument("--version", action="version", version=f"gankit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a GAN from a preset or a config file",
