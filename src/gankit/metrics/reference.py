@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,7 +114,9 @@ def _compute(model: features.Classifier, images: Callable[[], torch.Tensor], n: 
 def _read(path: Path, key: dict) -> RealStats | None:
     """The cached statistics, or None when the file is missing, unreadable, damaged or for another key."""
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors: never unpickle code
+        with warnings.catch_warnings():  # torch warns about some damaged files before failing: the failure is enough
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors: never unpickle code
     except Exception:  # a damaged file raises many types (RuntimeError, EOFError, UnpicklingError, ...)
         return None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("key") != key:
