@@ -5,10 +5,9 @@ import json
 import pytest
 import torch
 
-from gankit import GankitError, load, load_config, sample, train
+from gankit import GankitError, fileio, load, load_config, sample, train
 from gankit.data import toy2d
 from gankit.metrics.toy2d import mode_coverage
-from gankit.training import checkpoint as ckpt_module
 from gankit.training import loop
 from gankit.training.checkpoint import load_checkpoint, save_checkpoint
 
@@ -117,7 +116,7 @@ def test_crash_between_write_and_rename_keeps_the_old_checkpoint(tmp_path, monke
     def crash(src, dst):
         raise OSError("simulated crash before the rename")
 
-    monkeypatch.setattr(ckpt_module.os, "replace", crash)
+    monkeypatch.setattr(fileio.os, "replace", crash)  # checkpoints are written through gankit.fileio
     with pytest.raises(OSError):
         save_checkpoint({"step": 2, "w": torch.zeros(3)}, path)
     monkeypatch.undo()

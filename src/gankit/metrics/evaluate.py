@@ -210,7 +210,8 @@ def evaluable(data: str) -> Dataset:
     """
     if data not in DATASETS or not DATASETS.get(data).evaluable:
         raise GankitError(f"unknown evaluation data {data!r}; valid choices: {', '.join(evaluable_datasets())} "
-                          "(data sets registered with a reference split and, for images, a feature network)")
+                          "(data sets registered with a reference split and, for images, a feature network; the "
+                          f"image metrics' feature networks: {', '.join(features.CLASSIFIERS)})")
     return DATASETS.get(data)
 
 
