@@ -442,11 +442,14 @@ def _list(what: str) -> int:
     elif what == "objectives":  # what D outputs, and the logged statistic that estimates the divergence
         rows = [(n, f"[D: {reading(n).d_output}{_estimate_key(reading(n).estimate)}] {OBJECTIVES.describe(n)}")
                 for n in OBJECTIVES.names()]
+    elif what == "datasets":  # kind, shape, classes, what evaluates it
+        from gankit.data import dataset_summary
+
+        rows = [(n, f"{DATASETS.describe(n)} [{dataset_summary(n)}]") for n in DATASETS.names()]
     elif what == "models":  # the fields each family reads besides z_dim and the widths
         rows = [(n, f"{MODELS.describe(n)}{_family_notes(family(n))}") for n in MODELS.names()]
     else:
-        registry = {"datasets": DATASETS, "objectives": OBJECTIVES, "models": MODELS,
-                    "divergences": DIVERGENCES, "metrics": METRICS}[what]
+        registry = {"divergences": DIVERGENCES, "metrics": METRICS}[what]
         rows = [(n, registry.describe(n)) for n in registry.names()]
     width = max(len(n) for n, _ in rows)
     for name, text in rows:

@@ -36,6 +36,11 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = (obj, description, info)
 
+    def remove(self, name: str) -> None:
+        """Unregister `name` (a plugin's or a test's entry); an unknown name raises as `get` does."""
+        self.get(name)
+        del self._entries[name]
+
     def get(self, name: str) -> T:
         if name not in self._entries:
             raise GankitError(

@@ -21,7 +21,6 @@ MAX_LABEL = 24  # drawn points' classes 0..24, as many as grid25 has modes
 MAX_STEPS = 1000  # iterations asked for by one "step" message
 MAX_SPEED = 50  # iterations per frame while playing
 LAYERS = ("real", "fake", "heatmap", "manifold", "arrows", "dstar")
-DATASETS_2D = ("ring8", "grid25", "moons", "swissroll", "points")  # "points": drawn in the page
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 Z_DISTS = ("normal", "uniform", "uniform01")
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -40,6 +39,14 @@ class Field:
     restart: bool = False  # True: a new game (fresh networks, step 0) starts
 
 
+def datasets_2d() -> tuple[str, ...]:
+    """The registered 2D data sets ("points": drawn in the page), read from the registry: a toy set registered
+    by a plugin appears in the lab too."""
+    from gankit.data import DATASETS
+
+    return tuple(n for n in DATASETS.names() if DATASETS.get(n).kind == "points")
+
+
 def setting_fields() -> dict[str, Field]:
     """The lab's settings, each mapped to its config field, with bounds: the one table the page's controls,
     the frames' `settings` and the config a game runs are read from. The objective and divergence choices
@@ -48,7 +55,7 @@ def setting_fields() -> dict[str, Field]:
     from gankit.objectives.fgan import DIVERGENCES
 
     return {
-        "dataset": Field("data.name", "choice", DATASETS_2D, restart=True),
+        "dataset": Field("data.name", "choice", datasets_2d(), restart=True),
         "objective": Field("objective.name", "choice", tuple(OBJECTIVES.names())),
         "divergence": Field("objective.divergence", "choice", tuple(DIVERGENCES.names())),
         "g_form": Field("objective.g_form", "choice", ("saddle", "alternative")),

@@ -17,7 +17,7 @@ from gankit.config import Config, from_dict, to_dict
 from gankit.data.sets import read_points
 from gankit.errors import GankitError
 from gankit.fileio import write_text_atomic
-from gankit.lab.messages import DATASETS_2D, RUN_NAME
+from gankit.lab.messages import RUN_NAME, datasets_2d
 from gankit.training.checkpoint import load_checkpoint, save_checkpoint
 from gankit.training.rundir import CHECKPOINT
 from gankit.training.stats import write_json
@@ -70,7 +70,7 @@ def read_run(run_dir: str | Path) -> tuple[Config, dict, tuple[torch.Tensor, tor
 
 def list_runs(runs_dir: str | Path) -> list[str]:
     """Names of the 2D runs directly in `runs_dir` (at most MAX_LISTED), for the page's Load list."""
-    runs_dir, names = Path(runs_dir), []
+    runs_dir, names, plane = Path(runs_dir), [], datasets_2d()
     if not runs_dir.is_dir():
         return names
     for path in sorted(runs_dir.iterdir()):
@@ -80,7 +80,7 @@ def list_runs(runs_dir: str | Path) -> list[str]:
             data = json.loads((path / "config.json").read_text()).get("data", {}).get("name")
         except (OSError, ValueError, AttributeError):
             continue
-        if data in DATASETS_2D:
+        if data in plane:
             names.append(path.name)
         if len(names) >= MAX_LISTED:
             break

@@ -28,11 +28,10 @@ import torch
 
 from gankit.checks import validate
 from gankit.config import Config
-from gankit.data import DistributionData, TensorData, load_dataset
-from gankit.data.toy2d import GaussianMixture
+from gankit.data import DATASETS, TensorData, load_dataset
 from gankit.errors import GankitError
 from gankit.lab import runs, views
-from gankit.lab.messages import DATASETS_2D, LAYERS, MAX_POINTS, MAX_SPEED, MAX_STEPS, parse_message, setting_fields
+from gankit.lab.messages import LAYERS, MAX_POINTS, MAX_SPEED, MAX_STEPS, datasets_2d, parse_message, setting_fields
 from gankit.models import sample_z
 from gankit.objectives.fgan import DIVERGENCES
 from gankit.training.game import Game, critic_steps
@@ -86,9 +85,9 @@ class LabSession:
         """Build the data and a new game for `cfg` (and restore `state`), then swap them in; on any error
         nothing changes."""
         validate(cfg)
-        if cfg.data.name not in DATASETS_2D:
+        if cfg.data.name not in datasets_2d():
             raise GankitError(f"the lab plays 2D games; dataset {cfg.data.name!r} is not one of: "
-                              f"{', '.join(DATASETS_2D)}")
+                              f"{', '.join(datasets_2d())}")
         x, labels = points if points is not None else (self.points, self.point_labels)
         if cfg.data.name == "points":
             if x is None:
@@ -121,9 +120,8 @@ class LabSession:
         self.metric_real = self.dataset.sample(METRIC_POINTS, gen)[0].float()
         self.z = sample_z(DISPLAY_POINTS, self.cfg.model, generator=torch.Generator().manual_seed(seed + 2))
         self.fake_labels = torch.arange(DISPLAY_POINTS) % self.num_classes if self.num_classes else None
-        dist = getattr(self.dataset, "distribution", None)
-        exact = isinstance(self.dataset, DistributionData) and isinstance(dist, GaussianMixture)
-        self.mixture = dist if exact else None  # data with an exact density: D* and the grid metrics
+        # data with an exact density (its registry entry says): D* and the grid metrics
+        self.mixture = DATASETS.get(self.cfg.data.name).mixture
         if self.mixture is not None:
             reach = float(self.mixture.means.abs().max()) + 0.6
             self.bounds = (-reach, reach, -reach, reach)

