@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 WORKLOADS = {
-    "mnist-mlp": ["--preset", "mnist-recommended", "--data.name=mnist-5k", "--steps", "400"],
-    "ring8": ["--preset", "ring8-ns", "--steps", "1500"],
+    "mnist-mlp": ["--preset", "mnist-recommended", "--data.name=mnist-5k", "--steps", "200"],
+    "ring8": ["--preset", "ring8-ns", "--steps", "1000"],
 }
 # name: (OMP_WAIT_POLICY or None for OpenMP's own, --train.threads or None for torch's default, via `gankit`)
 SETTINGS = {
