@@ -101,3 +101,10 @@ def test_a_checkpoint_with_a_mistyped_key_is_refused_by_name(tmp_path, key, valu
     save_checkpoint(state, tmp_path / "c.pt")
     with pytest.raises(GankitError, match=message):
         load_checkpoint(tmp_path / "c.pt")
+
+
+def test_g_steps_per_iteration():
+    game = game_of("train.d_steps=2", "train.g_steps=3")
+    stats = game.iterate()
+    assert [next(k for k in s if k.startswith("loss/")) for s in stats] == ["loss/D"] * 2 + ["loss/G"] * 3
+    assert (game.step, game.nimg) == (1, 2 * 32)  # one iteration; D saw two real batches

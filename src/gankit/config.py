@@ -99,7 +99,8 @@ class OptimConfig:
 class TrainConfig:
     steps: int = 2000  # generator steps
     batch_size: int = 64  # images (or points) per batch
-    d_steps: int = 1  # k: discriminator steps per generator step, each on a fresh real batch
+    d_steps: int = 1  # k: discriminator steps per iteration, each on a fresh real batch
+    g_steps: int = 1  # generator steps per iteration (GAN Lab's knob); `steps` and a run's step count iterations
     seed: int = 0  # seeds weights, data order, latents and dropout
     device: str = "auto"  # "cpu", "cuda", "cuda:N" or "auto" (cuda when available)
     threads: int = 0  # torch CPU threads; 0 = torch's default
@@ -311,7 +312,7 @@ def check_config(cfg: Config) -> None:
             if typing.get_origin(kind) is Literal:
                 _coerce(f"{name}.{key}", getattr(section, key), kind)
     t = cfg.train
-    for key in ("steps", "batch_size", "d_steps", "log_every", "ckpt_every", "grid_size", "keep"):
+    for key in ("steps", "batch_size", "d_steps", "g_steps", "log_every", "ckpt_every", "grid_size", "keep"):
         if getattr(t, key) < 1:
             raise GankitError(f"train.{key} must be at least 1, got {getattr(t, key)}")
     if t.eval_every < 0:

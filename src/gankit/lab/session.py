@@ -174,14 +174,17 @@ class LabSession:
             return False
         if not self._plan:
             which = self.queued_which
-            k = critic_steps(self.step, self.cfg.train)
-            self._plan = ["d"] * k + ["g"] if which == "both" else [which]
-        for stats in self.game.iterate(self._plan.pop(0), measure_grad=True):
-            for key, value in stats.items():
-                self._sums[key] = self._sums.get(key, 0.0) + float(value)
-                self._counts[key] = self._counts.get(key, 0) + 1
-        if not self._plan:  # an iteration finished
+            t = self.cfg.train
+            self._plan = ["d"] * critic_steps(self.step, t) + ["g"] * t.g_steps if which == "both" else [which]
+        network = self._plan.pop(0)
+        stats = self.game.d_step(measure_grad=True) if network == "d" else self.game.g_step(measure_grad=True)
+        for key, value in stats.items():
+            self._sums[key] = self._sums.get(key, 0.0) + float(value)
+            self._counts[key] = self._counts.get(key, 0) + 1
+        if not self._plan:  # an iteration finished: it counts as a step when it updated G
             self.queued -= 1
+            if network == "g":
+                self.game.step += 1
         return True
 
     def _record(self) -> dict:

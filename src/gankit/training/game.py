@@ -1,12 +1,13 @@
 """The GAN game as one engine (Goodfellow et al. 2014, Algorithm 1): k discriminator steps, each on a fresh
-real batch, then one generator step.
+real batch, then a generator step.
 
 `Game(cfg, dataset, device)` builds and owns everything one game needs: G, D (and their DDP wrappers under
 torchrun), an EMA copy of G, both optimizers, loss scalers, the objective and the random generators.
-`iterate()` runs one iteration; `state_dict()` / `load_state_dict()` are the checkpoint, its only writer and
-reader. `gankit.train`, the browser lab and the theory's saturation study all drive this class, so what
-one iteration does cannot drift between them. With `model.cond` set, the real batch's labels go to D and
-its fakes, and G is asked for labels drawn from p(y) (Mirza & Osindero 2014).
+`iterate()` runs one iteration (`d_step()` and `g_step()` one network step of it); `state_dict()` and
+`load_state_dict()` are the checkpoint, its only writer and reader. `gankit.train`, the browser lab and the
+theory's saturation study all drive this class, so what one iteration does cannot drift between them. With
+`model.cond` set, the real batch's labels go to D and its fakes, and G is asked for labels drawn from p(y)
+(Mirza & Osindero 2014).
 """
 
 from __future__ import annotations
@@ -88,33 +89,51 @@ class Game:
 
     def iterate(self, which: str = "both", *, measure_grad: bool = False) -> list[dict[str, torch.Tensor]]:
         """One iteration: the learning-rate and momentum schedules, then k D steps (k = train.d_steps, or
-        the WGAN warm-up's 100) and one G step; `which` = "d" or "g" runs one step of that network only.
-        `measure_grad`: log |grad D| of the last D step and |grad G| (an extra pass over the gradients).
-        Returns each step's detached scalar stats, D steps first."""
-        cfg, t = self.cfg, self.cfg.train
-        schedule(self.opt_G, cfg.opt_G, self.step, self.lr_scale)
-        schedule(self.opt_D, cfg.opt_D, self.step, self.lr_scale)
+        the WGAN warm-up's 100) and train.g_steps G steps; `which` = "d" or "g" runs one step of that network
+        only. `measure_grad`: log |grad D| of the last D step and |grad G| of the last G step (an extra pass
+        over the gradients). Returns each step's detached scalar stats, D steps first."""
+        k = critic_steps(self.step, self.cfg.train) if which == "both" else 1
+        n = self.cfg.train.g_steps if which == "both" else 1
         stats = []
         if which in ("both", "d"):
-            k = critic_steps(self.step, t) if which == "both" else 1
-            for i in range(k):
-                real, labels = self.dataset.sample(self.batch, self.index_generator)
-                real = real.contiguous(memory_format=self.layout) if real.ndim == 4 else real
-                z = sample_z(self.batch, cfg.model, generator=self.generator)
-                y = labels if self.num_classes else None  # conditional: fakes for the real batch's labels
-                stats.append(d_step(self.G_run, self.D_ddp_run, self.opt_D, objective=self.objective, real=real,
-                                    z=z, y=y, index=self.nimg // t.batch_size, precision=self.precision,
-                                    scaler=self.scaler_D, measure_grad=measure_grad and i == k - 1))
-                self.nimg += t.batch_size  # real images shown to D, on all ranks together
+            stats += [self.d_step(measure_grad=measure_grad and i == k - 1) for i in range(k)]
         if which in ("both", "g"):
-            z = sample_z(self.batch, cfg.model, generator=self.generator)
-            y = self.dataset.sample_labels(self.batch, self.index_generator) if self.num_classes else None
-            stats.append(g_step(self.G_ddp_run, self.D_run, self.opt_G, objective=self.objective, z=z, y=y,
-                                precision=self.precision, scaler=self.scaler_G, measure_grad=measure_grad))
-            if self.G_ema is not None:  # beta per step from a half-life in images (Karras et al. 2019)
-                update_ema(self.G_ema, self.G, beta=0.5 ** (t.batch_size / t.ema_halflife))
+            stats += [self.g_step(measure_grad=measure_grad and i == n - 1) for i in range(n)]
             self.step += 1
         return stats
+
+    def d_step(self, *, measure_grad: bool = False) -> dict[str, torch.Tensor]:
+        """One D step on a fresh real batch (the schedules first); callers that split an iteration into its
+        steps (the lab's slices) call this, `g_step` and then count the iteration with `step += 1`."""
+        cfg, t = self.cfg, self.cfg.train
+        self._schedule()
+        real, labels = self.dataset.sample(self.batch, self.index_generator)
+        real = real.contiguous(memory_format=self.layout) if real.ndim == 4 else real
+        z = sample_z(self.batch, cfg.model, generator=self.generator)
+        y = labels if self.num_classes else None  # conditional: fakes for the real batch's labels
+        stats = d_step(self.G_run, self.D_ddp_run, self.opt_D, objective=self.objective, real=real, z=z, y=y,
+                       index=self.nimg // t.batch_size, precision=self.precision, scaler=self.scaler_D,
+                       measure_grad=measure_grad)
+        self.nimg += t.batch_size  # real images shown to D, on all ranks together
+        return stats
+
+    def g_step(self, *, measure_grad: bool = False) -> dict[str, torch.Tensor]:
+        """One G step (the schedules first), then the EMA update."""
+        cfg, t = self.cfg, self.cfg.train
+        self._schedule()
+        z = sample_z(self.batch, cfg.model, generator=self.generator)
+        y = self.dataset.sample_labels(self.batch, self.index_generator) if self.num_classes else None  # y ~ p(y)
+        stats = g_step(self.G_ddp_run, self.D_run, self.opt_G, objective=self.objective, z=z, y=y,
+                       precision=self.precision, scaler=self.scaler_G, measure_grad=measure_grad)
+        if self.G_ema is not None:  # beta per step from a half-life in images (Karras et al. 2019)
+            update_ema(self.G_ema, self.G, beta=0.5 ** (t.batch_size / t.ema_halflife))
+        return stats
+
+    def _schedule(self) -> None:
+        """Learning rates and momenta for this iteration (they depend on the step only, so calling it once per
+        network step is the same as once per iteration)."""
+        schedule(self.opt_G, self.cfg.opt_G, self.step, self.lr_scale)
+        schedule(self.opt_D, self.cfg.opt_D, self.step, self.lr_scale)
 
     def set_config(self, cfg: Config) -> None:
         """Change mid-game what needs no new networks: the objective, optimizers (a new one when its kind
@@ -126,8 +145,7 @@ class Game:
             self.opt_D = make_optimizer(self.D, cfg.opt_D)
         self.batch = dist.local_batch(cfg.train.batch_size)
         self.cfg = cfg
-        schedule(self.opt_G, cfg.opt_G, self.step, self.lr_scale)
-        schedule(self.opt_D, cfg.opt_D, self.step, self.lr_scale)
+        self._schedule()
 
     # ------------------------------------------------------------------ the checkpoint
 

@@ -140,7 +140,8 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
             measure = step % min(GRAD_NORM_EVERY, t.log_every) == 0 or step == t.steps
             stats = game.iterate(measure_grad=measure)
             interval.add(stats)
-            nonfinite.update(step, stats[-2], stats[-1])  # the last D step and the G step, read at the next check
+            d_stats = next(s for s in reversed(stats) if "loss/D" in s)  # the last D and G steps' stats, read
+            nonfinite.update(step, d_stats, stats[-1])  # at the next check
             log.bar.update(1)
 
             # What is due now. train.time_limit: every rank stops at the same step.
