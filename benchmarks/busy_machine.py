@@ -1,11 +1,12 @@
 """Training speed on a busy machine: gankit's default threading against the best explicit setting.
 
 OpenMP threads that spin while waiting for work fight any other busy process for the cores; `gankit` therefore
-starts torch with OMP_WAIT_POLICY=PASSIVE unless the environment says otherwise (gankit.cli.choose_threading).
+starts torch with OMP_WAIT_POLICY=PASSIVE when it finds a core busy at start, unless the environment says otherwise
+(gankit.cli.choose_threading).
 This script times the same training runs (wall clock of the whole `gankit train` command) with and without one
 competing CPU-bound process, under:
 
-- "gankit default": the `gankit` command as a user runs it (PASSIVE, torch's default number of threads);
+- "gankit default": the `gankit` command as a user runs it (the policy chosen by the load, torch's default threads);
 - "previous default": the same training with OpenMP's own wait policy (what gankit did before);
 - explicit settings: OMP_WAIT_POLICY=PASSIVE or ACTIVE with --train.threads=1 or 2.
 

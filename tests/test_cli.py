@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -139,17 +140,34 @@ def test_python_dash_m_runs_without_traceback():
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "unknown preset" in bad.stderr
 
 
-@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_the_command_line_chooses_threading_before_torch_loads(given, expected):
+@pytest.mark.parametrize("given, busy, expected", [(None, 1.0, "PASSIVE"), (None, 0.0, "unset"),
+                                                   ("ACTIVE", 1.0, "ACTIVE")])
+def test_the_command_line_chooses_threading_before_torch_loads(given, busy, expected):
     """OpenMP reads OMP_WAIT_POLICY once, when torch loads it: `import gankit.cli` must not load torch, and
-    entry() sets PASSIVE (threads sleep when idle: no collapse on a busy machine) unless the user chose."""
+    entry() sets PASSIVE when another process keeps a core busy (no collapse), leaves OpenMP's own spinning on
+    an idle machine (faster there), and never overrides the user's choice."""
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     if given:
         env["OMP_WAIT_POLICY"] = given
-    code = ("import os, sys; import gankit.cli; loaded = 'torch' in sys.modules; gankit.cli.choose_threading(); "
-            "import torch; print(loaded, os.environ['OMP_WAIT_POLICY'])")
+    code = ("import os, sys; import gankit.cli; loaded = 'torch' in sys.modules; "
+            f"gankit.cli.choose_threading(busy={busy}); import torch; "
+            "print(loaded, os.environ.get('OMP_WAIT_POLICY', 'unset'))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", expected]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/stat")
+def test_busy_cores_sees_a_process_that_keeps_a_core_busy():
+    from gankit.cli import busy_cores
+
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # let it start spinning
+        assert busy_cores(0.5) >= 0.7  # one full core, less scheduling noise
+    finally:
+        hog.kill()
+        hog.wait()
+    assert 0 <= busy_cores(0.05) <= os.cpu_count()
 
 
 def test_version(capsys):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -145,14 +146,39 @@ def entry() -> NoReturn:
     raise SystemExit(code)
 
 
-def choose_threading(environ: dict | None = None) -> None:
-    """Before torch loads (it reads this once): OpenMP's idle threads sleep instead of spinning
-    (OMP_WAIT_POLICY=PASSIVE). Spinning threads compete with any other busy process for the cores and slowed
-    training 5-8x on a loaded 2-core machine, while sleeping ones cost an idle machine little
-    (benchmarks/busy_machine.py measures both). A policy already in the environment is kept; the number of
-    threads stays torch's default, or train.threads / --threads."""
+def choose_threading(environ: dict | None = None, busy: float | None = None) -> None:
+    """Before torch loads (OpenMP reads this once): on a machine where another process keeps a core busy,
+    OpenMP's idle threads sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE). Spinning threads fight the other
+    process for the cores (1.7x slower training with one busy core on 2 cores, and up to 8x with longer spins),
+    while on an idle machine spinning is faster (sleeping cost 14-22% there), so the policy follows the load
+    seen at start (`busy`: cores in use, measured over 0.15 s). A policy already in the environment is kept;
+    the number of threads stays torch's default, or train.threads / --threads. benchmarks/busy_machine.py
+    measures both cases."""
     environ = os.environ if environ is None else environ
-    environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if "OMP_WAIT_POLICY" in environ:
+        return
+    if (busy_cores() if busy is None else busy) >= 0.5:
+        environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
+def busy_cores(interval: float = 0.15) -> float:
+    """How many cores other processes keep busy now, from /proc/stat over `interval` seconds; where it cannot
+    be read (not Linux), every core, so the choice falls on the side that is safe under load."""
+    def times() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        return sum(values[:8]), idle
+
+    try:
+        total0, idle0 = times()
+        time.sleep(interval)
+        total1, idle1 = times()
+    except (OSError, ValueError, IndexError):
+        return float(os.cpu_count() or 1)
+    if total1 <= total0:
+        return 0.0
+    return (1 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
 
 
 def main(argv: list[str] | None = None) -> int:
