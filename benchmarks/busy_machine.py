@@ -65,14 +65,14 @@ def competitor() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def measure(settings: list[str], workload: list[str], repeats: int, loaded: bool, tmp: Path) -> dict[str, float]:
+def measure(settings: list[str], workload: str, repeats: int, loaded: bool, tmp: Path) -> dict[str, float]:
     times: dict[str, list[float]] = {name: [] for name in settings}
     hog = competitor() if loaded else None
     try:
         for r in range(repeats):
             for name in settings:  # interleaved, so the machine's drift touches every setting alike
-                out = tmp / f"{name.replace(' ', '_').replace(',', '')}-{loaded}-{r}"
-                times[name].append(run_once(workload, name, out))
+                out = tmp / f"{workload}-{name.replace(' ', '_').replace(',', '')}-{loaded}-{r}"
+                times[name].append(run_once(WORKLOADS[workload], name, out))
     finally:
         if hog:
             hog.kill()
@@ -90,10 +90,10 @@ def main() -> None:
     figures: dict = {"cores": os.cpu_count(), "repeats": repeats}
     with tempfile.TemporaryDirectory() as tmp:
         for workload_name, workload in WORKLOADS.items():
-            idle = measure(["gankit default", "previous default"], workload, repeats, False, Path(tmp))
+            idle = measure(["gankit default", "previous default"], workload_name, repeats, False, Path(tmp))
             loaded_settings = ["gankit default", "previous default"] + [
                 s for s in EXPLICIT if not (args.quick and s.startswith("ACTIVE"))]
-            loaded = measure(loaded_settings, workload, repeats, True, Path(tmp))
+            loaded = measure(loaded_settings, workload_name, repeats, True, Path(tmp))
             best = min(EXPLICIT, key=lambda s: loaded.get(s, float("inf")))
             under_load = loaded["gankit default"] / loaded[best]
             idle_ratio = idle["gankit default"] / idle["previous default"]

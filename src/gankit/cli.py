@@ -151,7 +151,7 @@ def choose_threading(environ: dict | None = None, busy: float | None = None) -> 
     OpenMP's idle threads sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE). Spinning threads fight the other
     process for the cores (1.7x slower training with one busy core on 2 cores, and up to 8x with longer spins),
     while on an idle machine spinning is faster (sleeping cost 14-22% there), so the policy follows the load
-    seen at start (`busy`: cores in use, measured over 0.15 s). A policy already in the environment is kept;
+    seen at start (`busy`: cores in use, measured over 0.1 s). A policy already in the environment is kept;
     the number of threads stays torch's default, or train.threads / --threads. benchmarks/busy_machine.py
     measures both cases."""
     environ = os.environ if environ is None else environ
@@ -161,7 +161,7 @@ def choose_threading(environ: dict | None = None, busy: float | None = None) -> 
         environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
-def busy_cores(interval: float = 0.15) -> float:
+def busy_cores(interval: float = 0.1) -> float:
     """How many cores other processes keep busy now, from /proc/stat over `interval` seconds; where it cannot
     be read (not Linux), every core, so the choice falls on the side that is safe under load."""
     def times() -> tuple[int, int]:
