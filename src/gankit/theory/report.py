@@ -380,7 +380,7 @@ def theory_report(out: str | Path, cases: list[Case] | None = None, *, critic_pa
             bar.update()
     summary["seconds"] = time.time() - start
     header = [
-        "# Theory lab: the optimal discriminator, the value function and W1 on known densities", "",
+        "# Theory report: the optimal discriminator, the value function and W1 on known densities", "",
         "Goodfellow et al. (2014), Sec. 4: for a fixed G the optimal discriminator is D*(x) = p_data(x) / "
         "(p_data(x) + p_g(x)) (Proposition 1), and then V(D*, G) = -log 4 + 2 JSD(p_data ‖ p_g), whose minimum "
         "-log 4 is reached exactly at p_g = p_data, where D* = 1/2 (Theorem 1). Integrals are sums over a float64 "
