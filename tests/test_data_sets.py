@@ -74,7 +74,8 @@ def test_every_entry_has_consistent_metadata(name):
 
 
 def test_the_evaluable_datasets_are_the_ones_with_a_reference_split():
-    assert evaluable_datasets() == ["fashion-mnist", "grid25", "mnist", "mnist-5k", "ring8"]
+    assert evaluable_datasets() == ["disjoint-clusters", "fashion-mnist", "grid25", "mnist", "mnist-5k", "ring8",
+                                    "two-gaussians"]
     assert dataset_summary("mnist") == "image (1, 28, 28), 10 classes, scored by the mnist classifier, evaluable"
     assert dataset_summary("points") == "points (2,), labels from the data, not evaluable"
     assert dataset_summary("grid25") == "points (2,), 25 classes, exact mixture of 25 Gaussians, evaluable"

@@ -110,3 +110,38 @@ def test_cli_lab_errors_are_one_line(capsys):
         assert err.startswith("gankit: error: cannot listen on 127.0.0.1:") and err.count("\n") == 1
     finally:
         taken.close()
+
+
+def test_the_favicon_is_served_from_the_package(tmp_path):
+    with TestClient(create_app(small_session(tmp_path))) as client:
+        reply = client.get("/favicon.ico")
+        assert reply.status_code == 200 and reply.headers["content-type"] == "image/x-icon"
+        assert reply.content[:4] == b"\x00\x00\x01\x00" and 100 < len(reply.content) < 10_000  # an ICO header
+        assert 'rel="icon" href="/favicon.ico"' in client.get("/").text
+
+
+def test_deeply_nested_json_gets_an_error_reply_and_the_tab_carries_on(tmp_path):
+    session = small_session(tmp_path)
+    with TestClient(create_app(session)) as client, client.websocket_connect("/ws") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        ws.send_text("[" * 100_000)
+        assert "nested too deeply" in next_of(ws, {"error", "ok"})["reason"]
+        ws.send_text('{"type": "slowmo", "action": "next"}')
+        assert next_of(ws, {"error", "ok"}) == {"type": "ok", "for": "slowmo", "slowmo": 0}
+        frame = next_of(ws, {"frame"})
+        while frame["slowmo"] is None:  # a frame sent for the earlier message may come first
+            frame = next_of(ws, {"frame"})
+        assert frame["slowmo"]["name"] == "sample_z" and frame["model"]["G"]["widths"] == [2, 16, 2]
+
+
+def test_a_tab_asking_hello_after_a_load_gets_the_runs_history(tmp_path):
+    session = small_session(tmp_path)
+    session.run(3)
+    session.export(tmp_path / "runs" / "old")
+    with TestClient(create_app(small_session(tmp_path))) as client, client.websocket_connect("/ws") as ws:
+        assert ws.receive_json()["history"] == []
+        ws.send_json({"type": "load", "name": "old"})
+        assert next_of(ws, {"error", "ok"})["for"] == "load"
+        ws.send_json({"type": "hello"})
+        hello = next_of(ws, {"hello"})
+        assert [r["step"] for r in hello["history"]] == [3] and hello["frame"]["step"] == 3

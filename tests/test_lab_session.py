@@ -4,10 +4,12 @@ and `gankit train --resume` continues exactly as the lab would have."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +17,7 @@ import torch
 import gankit
 from gankit.cli import main
 from gankit.data.toy2d import GaussianMixture
+from gankit.errors import GankitError
 from gankit.lab.messages import MAX_POINTS
 from gankit.lab.session import DISPLAY_POINTS, LabSession, default_config
 from gankit.lab.views import optimal_d, plane_grid
@@ -22,7 +25,7 @@ from gankit.metrics.grid import scott_bandwidth
 
 FRAME_FIELDS = {"type", "game", "frame", "step", "nimg", "running", "speed", "settings", "layers", "bounds", "real",
                 "fake", "real_labels", "fake_labels", "arrows", "heatmap", "dstar", "dstar_reason", "manifold",
-                "record", "metrics", "divergence"}
+                "record", "metrics", "divergence", "inapplicable", "model", "noise", "slowmo", "recommended", "alarm"}
 
 
 def small_config():
@@ -143,6 +146,14 @@ def test_layers_switched_off_are_not_computed(session):
 BAD = [
     ("not json", "not JSON"),
     ("[1, 2]", "must be a JSON object"),
+    ("[" * 100_000, "nested too deeply"),
+    ("{" * 150_000, "nested too deeply"),
+    ('{"type": "settings", "settings": {"g_hidden": ' + "[" * 50_000 + "]" * 50_000 + "}}", "nested too deeply"),
+    ({"type": "settings", "settings": {"g_steps": 21}}, "g_steps must be an integer from 1 to 20"),
+    ({"type": "settings", "settings": {"g_steps": 0}}, "g_steps must be an integer from 1 to 20"),
+    ({"type": "slowmo", "action": "rewind"}, "slowmo action 'rewind' is not one of: next, stop"),
+    ({"type": "slowmo"}, "needs the field 'action'"),
+    ({"type": "recommended", "now": True}, "unknown field 'now'"),
     ("x" * 300_000, "too long"),
     ({"type": "fly"}, "unknown message type"),
     ({"type": "step", "which": "x"}, "step which"),
@@ -298,3 +309,227 @@ def test_play_trains_in_slices_and_a_step_after_a_pause_finishes_the_iteration(s
     session.handle({"type": "step"})
     drain(session)
     assert session.step == 3 and session.nimg == 2 * 3 * 32 + 32  # the rest of that iteration, nothing more
+
+
+# ---------------------------------------------------------------------- what the lab adds to the game
+
+
+def test_deep_nesting_is_an_error_reply_not_a_recursion_error():
+    from gankit.lab.messages import parse_message
+
+    for text in ("[" * 100_000, "[" * 1000 + "]" * 1000, '{"type": "play", "x": ' + "[" * 9 + "]" * 9 + "}"):
+        with pytest.raises(GankitError, match="nested too deeply"):
+            parse_message(text)
+    assert parse_message('{"type": "layers", "layers": {"real": true}}') == {"type": "layers", "layers": {"real": True}}
+    # brackets inside strings do not count: a message of depth 1, refused for its run name only
+    with pytest.raises(GankitError, match="a run name is"):
+        parse_message('{"type": "export", "name": "' + "[" * 50 + '"}')
+
+
+@pytest.mark.parametrize(("objective", "shown"), [("ns", set()), ("wgan", {"clip"}), ("wgan-gp", {"gp_lambda"}),
+                                                  ("fgan", {"divergence", "g_form"}), ("hinge", set())])
+def test_settings_the_objective_never_reads_are_listed_for_the_page(session, objective, shown):
+    session.handle({"type": "settings", "settings": {"objective": objective}})
+    frame = session.snapshot()
+    assert set(frame["inapplicable"]) == {"divergence", "g_form", "clip", "gp_lambda"} - shown
+
+
+def test_an_export_leaves_the_settings_the_objective_never_reads_at_their_defaults(session):
+    from gankit.config import Config
+
+    changes = {"divergence": "kl", "g_form": "alternative", "gp_lambda": 3.0, "clip": 0.05}
+    assert session.handle({"type": "settings", "settings": changes})["type"] == "ok"
+    assert session.handle({"type": "settings", "settings": {"objective": "wgan"}})["type"] == "ok"
+    session.run(2)
+    path = session.handle({"type": "export", "name": "clipped"})["path"]
+    saved = json.loads((Path(path) / "config.json").read_text())["objective"]
+    defaults = Config().objective
+    assert saved["clip"] == 0.05  # wgan reads its clip: kept
+    assert (saved["divergence"], saved["g_form"], saved["gp_lambda"]) == (
+        defaults.divergence, defaults.g_form, defaults.gp_lambda)  # the rest: back to the defaults
+    assert gankit.load(path).config.objective.gp_lambda == defaults.gp_lambda  # the checkpoint's config too
+    assert main(["train", "--resume", path, "--steps", "3", "--no-progress"]) == 0  # and it still resumes
+
+
+def test_g_steps_per_iteration_is_a_setting_and_plays_as_gankit_train(tmp_path):
+    cfg = small_config()
+    lab = LabSession(cfg, runs_dir=tmp_path / "runs")
+    assert lab.handle({"type": "settings", "settings": {"g_steps": 3, "d_steps": 2}}) == {
+        "type": "ok", "for": "settings", "restarted": False}
+    assert lab.settings()["g_steps"] == 3 and lab.cfg.train.g_steps == 3
+    lab2 = LabSession(copy.deepcopy(lab.cfg), runs_dir=tmp_path / "runs")
+    lab2.run(2)
+    assert lab2.step == 2 and lab2.nimg == 2 * 2 * 32
+    cfg2 = copy.deepcopy(lab2.cfg)
+    cfg2.train.steps, cfg2.train.log_every = 2, 2
+    run = gankit.load(gankit.train(cfg2, run_dir=tmp_path / "trained", progress=False))
+    assert torch.equal(params(run.G), params(lab2.G)) and torch.equal(params(run.D), params(lab2.D))
+
+
+def test_a_loaded_run_brings_its_charts(session, tmp_path):
+    session.handle({"type": "step", "n": 4})
+    drain(session)
+    session.snapshot()  # a metrics point
+    session.run(2)
+    session.snapshot()
+    session.handle({"type": "export", "name": "charted"})
+    fresh = LabSession(small_config(), runs_dir=tmp_path / "runs")
+    assert fresh.history == [] and fresh.handle({"type": "load", "name": "charted"})["type"] == "ok"
+    assert [r["step"] for r in fresh.history] == [r["step"] for r in session.history]
+    assert all(math.isfinite(r["loss/D"]) and math.isfinite(r["loss/G"]) for r in fresh.history)
+    assert [m["step"] for m in fresh.metrics_history] == [m["step"] for m in session.metrics_history]
+    hello = fresh.hello()
+    assert hello["history"] == fresh.history and hello["metrics_history"] and hello["frame"]["step"] == 6
+    fresh.run(1)  # the lab's own records follow the run's, in order
+    assert fresh.history[-1]["step"] == 7 and [r["seq"] for r in fresh.history] == sorted(
+        r["seq"] for r in fresh.history)
+
+
+def test_a_trained_run_loads_with_its_history(session, tmp_path):
+    cfg = small_config()
+    cfg.train.steps, cfg.train.log_every = 6, 2
+    run_dir = gankit.train(cfg, run_dir=tmp_path / "runs" / "trained", progress=False)
+    assert session.handle({"type": "load", "name": "trained"})["type"] == "ok"
+    assert [r["step"] for r in session.history] == [2, 4, 6] and "loss/D" in session.history[0]
+    assert session.hello()["history"] == session.history and Path(run_dir).is_dir()
+
+
+def test_a_run_with_many_records_loads_thinned(tmp_path):
+    from gankit.lab.runs import read_history
+
+    lines = [json.dumps({"step": s, "nimg": s, "loss/D": 1.0, "loss/G": 2.0}) for s in range(1, 5001)]
+    (tmp_path / "stats.jsonl").write_text("\n".join(lines + ["not json", "[1]", '{"step": "x"}']) + "\n")
+    records, metrics = read_history(tmp_path, 2000)
+    assert len(records) <= 2000 and records[-1]["step"] == 5000 and metrics == []
+    assert read_history(tmp_path / "nothing", 10) == ([], [])
+
+
+@pytest.mark.parametrize(("name", "exact"), [("line", False), ("two-gaussians", True), ("disjoint-clusters", True)])
+def test_gan_labs_datasets_play_in_the_lab(session, name, exact):
+    from gankit.data import DATASETS
+    from gankit.lab.messages import datasets_2d
+
+    assert name in datasets_2d() and {"ring8", "grid25", "moons", "swissroll", "points"} <= set(datasets_2d())
+    assert session.handle({"type": "settings", "settings": {"dataset": name}})["restarted"]
+    session.run(2)
+    frame = session.snapshot()
+    assert (frame["dstar"] is not None) == exact and (DATASETS.get(name).mixture is not None) == exact
+    assert frame["metrics"]["w1"] > 0 and (frame["metrics"]["js"] is not None) == exact
+    lo, hi = torch.tensor(frame["real"]).min(0).values, torch.tensor(frame["real"]).max(0).values
+    x0, x1, y0, y1 = frame["bounds"]
+    assert x0 < lo[0] and hi[0] < x1 and y0 < lo[1] and hi[1] < y1  # the data sits inside the plane
+
+
+def test_the_line_is_a_segment():
+    from gankit.data.toy2d import LineSegment
+
+    x, labels = LineSegment(noise=0.0).sample(1000, torch.Generator().manual_seed(0))
+    assert labels is None and x[:, 1] == pytest.approx(0.75 * x[:, 0], abs=1e-6)
+    assert -0.8 <= float(x[:, 0].min()) < -0.75 and 0.75 < float(x[:, 0].max()) <= 0.8
+
+
+def test_model_overview_has_each_boxs_sizes_and_current_numbers(session):
+    session.run(2)
+    model = session.snapshot()["model"]
+    assert model["z"]["dim"] == 2 and model["z"]["batch"] == 32 and len(model["z"]["sample"]) == 4
+    assert model["z"]["sample"] == views_rounded(session.z[:4])
+    assert model["G"]["widths"] == [2, 16, 16, 2] and model["D"]["widths"] == [2, 16, 16, 1]
+    assert model["G"]["params"] == sum(p.numel() for p in session.G.parameters())
+    assert len(model["samples"]["fake"]) == len(model["samples"]["real"]) == 4
+    x = torch.tensor(session.snapshot()["real"])
+    assert model["D"]["real"] == pytest.approx(torch.sigmoid(session.D(x)).mean().item(), abs=1e-4)
+    assert 0 < model["D"]["fake"] < 1 and model["D"]["label"] == "D(x) = P(real)"
+    assert model["loss"]["loss/D"] == session.history[-1]["loss/D"] and model["loss"]["objective"] == "ns"
+    assert len(json.dumps(model)) < 2000  # bounded, whatever the batch
+
+
+def views_rounded(t):
+    from gankit.lab.views import rounded
+
+    return rounded(t)
+
+
+def test_slow_motion_walks_one_iteration_and_is_the_training_loop(tmp_path):
+    cfg = small_config()
+    cfg.train.d_steps = 2
+    lab, ref = LabSession(cfg, runs_dir=tmp_path / "a"), LabSession(cfg, runs_dir=tmp_path / "b")
+    g0, d0 = params(lab.G), params(lab.D)
+    captions, names = [], []
+    for phase in range(5):
+        reply = lab.handle({"type": "slowmo", "action": "next"})
+        assert reply == {"type": "ok", "for": "slowmo", "slowmo": phase}
+        s = lab.snapshot()["slowmo"]
+        assert s["phase"] == phase and s["count"] == 5
+        captions.append(s["caption"])
+        names.append(s["name"])
+        if s["name"] in ("sample_z", "g_forward", "d_forward"):  # pictures only: nothing trained yet
+            assert torch.equal(params(lab.G), g0) and torch.equal(params(lab.D), d0) and lab.step == 0
+            assert "heatmap" not in s and "fake" not in s
+        elif s["name"] == "d_update":  # D trained k = 2 steps; the heat map before is sent
+            assert not torch.equal(params(lab.D), d0) and torch.equal(params(lab.G), g0)
+            assert lab.nimg == 2 * 32 and len(s["heatmap"]) == 48 and "2 step(s)" in s["caption"]
+            before = torch.tensor(s["heatmap"])
+            assert not torch.allclose(before, torch.tensor(lab.snapshot()["heatmap"]["values"]), atol=1e-4)
+        else:  # G trained; the fakes before are sent
+            assert not torch.equal(params(lab.G), g0) and lab.step == 1
+            assert len(s["fake"]) == DISPLAY_POINTS and s["fake"] != lab.snapshot()["fake"]
+    assert names == ["sample_z", "g_forward", "d_forward", "d_update", "g_update"]
+    assert len(set(captions)) == 5
+    ref.run(1)  # one slow-motion iteration is one iteration of the game, bit for bit
+    assert torch.equal(params(lab.G), params(ref.G)) and torch.equal(params(lab.D), params(ref.D))
+    assert lab.handle({"type": "slowmo", "action": "next"})["slowmo"] == 0  # the next iteration begins
+    assert lab.handle({"type": "slowmo", "action": "stop"})["slowmo"] is None and lab.snapshot()["slowmo"] is None
+    lab.handle({"type": "slowmo", "action": "next"})
+    lab.handle({"type": "play"})  # training leaves slow motion
+    assert lab.slowmo is None
+
+
+def test_slow_motion_pauses_play(session):
+    session.handle({"type": "play"})
+    session.handle({"type": "slowmo", "action": "next"})
+    assert not session.running and session.slowmo == 0
+
+
+def test_noise_view_is_the_drawn_latents(session):
+    noise = session.snapshot()["noise"]
+    assert torch.tensor(noise["points"]) == pytest.approx(session.z[:, :2], abs=1e-3)
+    assert noise["range"] == [-2.0, 2.0] and noise["dims"] == 2 and len(noise["points"]) == DISPLAY_POINTS
+    session.handle({"type": "settings", "settings": {"z_dim": 1}})
+    noise = session.snapshot()["noise"]
+    assert len(noise["points"][0]) == 2 and {p[1] for p in noise["points"]} == {0.0}
+
+
+@pytest.mark.parametrize("objective", ["wgan", "wgan-gp"])
+def test_an_objectives_recommended_settings_are_offered_and_applied(session, objective):
+    session.handle({"type": "settings", "settings": {"objective": objective}})
+    rec = session.snapshot()["recommended"]
+    assert rec["differs"] and rec["settings"]["d_steps"] == 5 and objective in rec["text"]
+    if objective == "wgan":
+        assert {k: rec["settings"][k] for k in ("g_opt", "d_opt", "g_lr", "clip")} == {
+            "g_opt": "rmsprop", "d_opt": "rmsprop", "g_lr": 5e-5, "clip": 0.01}
+    else:
+        assert {k: rec["settings"][k] for k in ("g_opt", "d_opt", "d_lr", "gp_lambda")} == {
+            "g_opt": "adam", "d_opt": "adam", "d_lr": 1e-4, "gp_lambda": 10.0} and rec["betas"] == [0.0, 0.9]
+    reply = session.handle({"type": "recommended"})
+    assert reply["type"] == "ok" and not reply["restarted"] and reply["preset"] == rec["preset"]
+    assert session.cfg.train.d_steps == 5 and session.cfg.opt_D.name == rec["settings"]["d_opt"]
+    assert not session.snapshot()["recommended"]["differs"]
+    if objective == "wgan-gp":
+        assert session.cfg.opt_G.betas == [0.0, 0.9]
+        assert all(g["betas"] == (0.0, 0.9) for o in (session.game.opt_G, session.game.opt_D) for g in o.param_groups)
+    session.run(1)
+
+
+def test_objectives_without_a_preset_get_no_suggestion(session):
+    session.handle({"type": "settings", "settings": {"objective": "hinge"}})
+    assert session.snapshot()["recommended"] is None
+    assert "no recommended settings for 'hinge'" in session.handle({"type": "recommended"})["reason"]
+
+
+def test_a_stalled_generator_raises_an_alarm(session):
+    assert session.snapshot()["alarm"] is None
+    session.history = [{"step": i, "grad/G": 1.0} for i in range(10)] + [{"step": i, "grad/G": 0.2} for i in range(10)]
+    assert session.snapshot()["alarm"] is None  # 20% of its early value: not stalled
+    session.history += [{"step": i, "grad/G": 1e-3} for i in range(10)]
+    alarm = session.snapshot()["alarm"]
+    assert alarm["kind"] == "stalled-generator" and "G has stalled" in alarm["message"]

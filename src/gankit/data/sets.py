@@ -338,6 +338,18 @@ def _moons(cfg: DataConfig) -> DistributionData:
     return DistributionData(toy2d.TwoMoons())
 
 
+register_mixture("two-gaussians", "two Gaussian hills at (-0.6, -0.3) and (0.6, 0.3), std 0.15 (GAN Lab)",
+                 toy2d.two_gaussians())
+register_mixture("disjoint-clusters", "4 tight Gaussian clusters far apart, std 0.06 (GAN Lab's disjoint set)",
+                 toy2d.disjoint_clusters())
+
+
+@register_dataset("line", "points on a line segment from (-0.8, -0.6) to (0.8, 0.6), noise 0.02 (GAN Lab)",
+                  kind="points", shape=(2,))
+def _line(cfg: DataConfig) -> DistributionData:
+    return DistributionData(toy2d.LineSegment())
+
+
 @register_dataset("points", "your own 2D point set: data.path = a .npy or .csv (x, y[, integer label])",
                   kind="points", shape=(2,), num_classes=None)
 def _points(cfg: DataConfig) -> TensorData:

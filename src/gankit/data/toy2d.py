@@ -79,3 +79,34 @@ class TwoMoons:
         lower = torch.stack([1 - t.cos(), 0.5 - t.sin()], dim=1)
         x = torch.where(labels[:, None] == 0, upper, lower) - torch.tensor([0.5, 0.25], device=device)
         return x + self.noise * torch.randn(n, 2, generator=generator, device=device), labels
+
+
+# GAN Lab's toy sets (Kahng et al. 2018, "GAN Lab"): a line, two Gaussian hills and disjoint clusters.
+
+
+def two_gaussians(std: float = 0.15) -> GaussianMixture:
+    """Two Gaussian hills at (-0.6, -0.3) and (0.6, 0.3), std 0.15: the easy first game."""
+    return GaussianMixture(torch.tensor([[-0.6, -0.3], [0.6, 0.3]]), std)
+
+
+def disjoint_clusters(std: float = 0.06) -> GaussianMixture:
+    """Four tight clusters far apart, unevenly placed (std 0.06): G must tear its sheet to cover them."""
+    return GaussianMixture(torch.tensor([[-0.9, 0.7], [0.8, 0.8], [0.6, -0.7], [-0.5, -0.9]]), std)
+
+
+class LineSegment:
+    """Points uniform on the segment from (-0.8, -0.6) to (0.8, 0.6), plus Gaussian noise of std 0.02: a
+    one-dimensional manifold in the plane (no labels)."""
+
+    num_modes = 0
+
+    def __init__(self, start: tuple[float, float] = (-0.8, -0.6), end: tuple[float, float] = (0.8, 0.6),
+                 noise: float = 0.02):
+        self.start, self.end, self.noise = torch.tensor(start), torch.tensor(end), noise
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, None]:
+        device = generator.device
+        t = torch.rand(n, 1, generator=generator, device=device)
+        start, end = self.start.to(device), self.end.to(device)
+        x = start + t * (end - start)
+        return x + self.noise * torch.randn(n, 2, generator=generator, device=device), None

@@ -5,6 +5,7 @@ naming the field and the valid values; the server sends that reason back and car
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -24,6 +25,11 @@ LAYERS = ("real", "fake", "heatmap", "manifold", "arrows", "dstar")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 Z_DISTS = ("normal", "uniform", "uniform01")
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_DEPTH = 8  # nesting of [ and { in one message (a drawing needs 3): deeper is refused before json.loads
+SLOWMO_ACTIONS = ("next", "stop")  # slow motion: show the next sub-step of an iteration, or leave
+# settings that only one objective reads (the page hides them and an export resets them to their defaults);
+# "fgan" stands for every objective whose D outputs an f-GAN V(x) (its registry Reading)
+OBJECTIVE_ONLY = {"divergence": "fgan", "g_form": "fgan", "clip": "wgan", "gp_lambda": "wgan-gp"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ def setting_fields() -> dict[str, Field]:
         "g_lr": Field("opt_G.lr", "float", lo=1e-6, hi=0.1),
         "d_lr": Field("opt_D.lr", "float", lo=1e-6, hi=0.1),
         "d_steps": Field("train.d_steps", "int", lo=1, hi=20),
+        "g_steps": Field("train.g_steps", "int", lo=1, hi=20),
         "batch_size": Field("train.batch_size", "int", lo=8, hi=2048),
         "z_dim": Field("model.z_dim", "int", lo=1, hi=64, restart=True),
         "z_dist": Field("model.z_dist", "choice", Z_DISTS),
@@ -74,6 +81,16 @@ def setting_fields() -> dict[str, Field]:
         "cond": Field("model.cond", "bool", restart=True),
         "seed": Field("train.seed", "int", lo=0, hi=2**31 - 1, restart=True),
     }
+
+
+def inapplicable(objective: str) -> list[str]:
+    """The settings the objective `objective` never reads (OBJECTIVE_ONLY): the page hides them and an exported
+    run's config holds their defaults."""
+    from gankit.objectives import reading
+
+    d_output = reading(objective).d_output
+    return [key for key, owner in OBJECTIVE_ONLY.items()
+            if not (objective == owner or (owner == "fgan" and d_output == "fgan"))]
 
 
 MAX_LAYERS = 6  # hidden layers per network
@@ -147,6 +164,17 @@ def _run_name(value: Any) -> str:
     return value
 
 
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')  # a JSON string literal (linear: no nested quantifiers)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of [ and { in JSON text, outside string literals, without parsing it (so a page
+    sending 100,000 levels of [ gets an error reply, never a RecursionError)."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(itertools.accumulate(1 if c in "[{" else -1 for c in brackets), default=0)
+
+
 # message type -> its fields (besides "type") and whether each is required
 SHAPES: dict[str, dict[str, bool]] = {
     "hello": {}, "play": {}, "pause": {}, "reset": {}, "runs": {},
@@ -157,6 +185,8 @@ SHAPES: dict[str, dict[str, bool]] = {
     "points": {"points": True, "labels": False},
     "export": {"name": True},
     "load": {"name": True},
+    "slowmo": {"action": True},
+    "recommended": {},
 }
 
 
@@ -169,7 +199,12 @@ def parse_message(message: str | bytes | dict) -> dict:
         if len(message) > MAX_MESSAGE_CHARS:
             raise GankitError(f"message too long ({len(message)} characters; at most {MAX_MESSAGE_CHARS})")
         try:
-            message = json.loads(message)
+            text = message.decode() if isinstance(message, bytes) else message
+            if _nesting(text) > MAX_DEPTH:
+                raise GankitError(f"message is nested too deeply (at most {MAX_DEPTH} levels of [ and {{)")
+            message = json.loads(text)
+        except RecursionError:  # a second guard: json.loads recurses once per level
+            raise GankitError(f"message is nested too deeply (at most {MAX_DEPTH} levels of [ and {{)") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise GankitError(f"message is not JSON: {e}") from None
     message = _object("a message", message)
@@ -210,4 +245,6 @@ def parse_message(message: str | bytes | dict) -> dict:
         out.update(_points(message["points"], message.get("labels")))
     elif kind in ("export", "load"):
         out["name"] = _run_name(message["name"])
+    elif kind == "slowmo":
+        out["action"] = _choice("slowmo action", message["action"], SLOWMO_ACTIONS)
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from gankit.config import Config, from_dict, to_dict
 from gankit.data.sets import read_points
 from gankit.errors import GankitError
 from gankit.fileio import write_text_atomic
-from gankit.lab.messages import RUN_NAME, datasets_2d
+from gankit.lab.messages import RUN_NAME, datasets_2d, inapplicable, setting_fields
 from gankit.training.checkpoint import load_checkpoint, save_checkpoint
 from gankit.training.rundir import CHECKPOINT
 from gankit.training.stats import write_json
@@ -39,6 +40,10 @@ def export_run(session: LabSession, run_dir: str | Path) -> Path:
     cfg = copy.deepcopy(session.cfg)
     cfg.name = run_dir.name
     cfg.train.steps = session.step + CONTINUE_STEPS
+    defaults, fields = Config(), setting_fields()
+    for key in inapplicable(cfg.objective.name):  # what the objective never reads is left at its default
+        section, name = fields[key].path.split(".")
+        setattr(getattr(cfg, section), name, copy.deepcopy(getattr(getattr(defaults, section), name)))
     if cfg.data.name == "points":
         columns = [session.points.numpy()]
         if session.point_labels is not None:
@@ -66,6 +71,42 @@ def read_run(run_dir: str | Path) -> tuple[Config, dict, tuple[torch.Tensor, tor
     cfg = from_dict(state["config"])
     points = read_points(cfg.data.path) if cfg.data.name == "points" else None
     return cfg, state, points
+
+
+def read_history(run_dir: str | Path, limit: int) -> tuple[list[dict], list[dict]]:
+    """A run's stats.jsonl as the lab's charts read it: the training records (lines with losses) and the
+    metrics ({step, nimg, w1, js} from eval/w1 and eval/js), each thinned to at most `limit` evenly spaced
+    entries. A missing or unreadable file gives empty charts; unreadable lines are skipped."""
+    records: list[dict] = []
+    metrics: list[dict] = []
+    try:
+        text = (Path(run_dir) / "stats.jsonl").read_text()
+    except (OSError, UnicodeDecodeError):
+        return records, metrics
+    for line in text.splitlines():
+        try:
+            raw = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(raw, dict) or not isinstance(raw.get("step"), int):
+            continue
+        numbers = {k: v for k, v in raw.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                   and math.isfinite(v)}
+        if "loss/D" in numbers or "loss/G" in numbers:
+            records.append({k: v for k, v in numbers.items() if k != "seq"})
+        if "eval/w1" in numbers or "eval/js" in numbers:
+            metrics.append({"step": raw["step"], "nimg": numbers.get("nimg"), "w1": numbers.get("eval/w1"),
+                            "js": numbers.get("eval/js"), "kl_data_model": numbers.get("eval/kl_data_model"),
+                            "kl_model_data": numbers.get("eval/kl_model_data")})
+    return _thin(records, limit), _thin(metrics, limit)
+
+
+def _thin(items: list, limit: int) -> list:
+    """At most `limit` items, evenly spaced, the last one kept."""
+    if len(items) <= limit:
+        return items
+    stride = -(-len(items) // limit)
+    return items[::-1][::stride][::-1]
 
 
 def list_runs(runs_dir: str | Path) -> list[str]:

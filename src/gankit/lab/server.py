@@ -108,7 +108,7 @@ class Hub:
 
 
 def create_app(session: LabSession | None = None, *, runs_dir: str | Path = "runs") -> FastAPI:
-    """The FastAPI app: GET / (the page), /static/* (its script and style), /ws (the WebSocket)."""
+    """The FastAPI app: GET / (the page), /favicon.ico, /static/* (its script and style), /ws (the WebSocket)."""
     hub = Hub(session or LabSession(runs_dir=runs_dir))
 
     @contextlib.asynccontextmanager
@@ -125,6 +125,10 @@ def create_app(session: LabSession | None = None, *, runs_dir: str | Path = "run
     @app.get("/")
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/favicon.ico")
+    async def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -13,11 +13,18 @@ A frame (`snapshot()`) is a JSON object with these fields:
     record: the latest interval's means {seq, step, nimg, loss/D, loss/G, D/real, D/fake, estimate/..., grad/...};
     metrics {step, nimg, w1, kl_data_model, kl_model_data, js, n, n_real, grid, bandwidth} (throttled) or null;
     divergence {key, label, reference}: which logged estimate is the objective's divergence.
+    inapplicable: the settings the objective never reads (hidden in the page, defaults in an export);
+    model {z, G, samples, D, loss}: the model overview's boxes (sizes, a few rows of the batch, D's means, losses);
+    noise {points, range, dims}: the drawn latents' first two axes, for the noise view;
+    slowmo {phase, name, count, caption, steps, heatmap | fake (before the update)} or null: slow motion;
+    recommended {objective, preset, settings, betas, text, differs} or null: the objective's preset settings;
+    alarm {kind, message, ...} or null: G has stalled.
 Numbers that are not finite are null.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
@@ -30,9 +37,19 @@ from gankit.checks import validate
 from gankit.config import Config
 from gankit.data import DATASETS, TensorData, load_dataset
 from gankit.errors import GankitError
-from gankit.lab import runs, views
-from gankit.lab.messages import LAYERS, MAX_POINTS, MAX_SPEED, MAX_STEPS, datasets_2d, parse_message, setting_fields
+from gankit.lab import advice, runs, views
+from gankit.lab.messages import (
+    LAYERS,
+    MAX_POINTS,
+    MAX_SPEED,
+    MAX_STEPS,
+    datasets_2d,
+    inapplicable,
+    parse_message,
+    setting_fields,
+)
 from gankit.models import sample_z
+from gankit.models.conditioning import bind_labels
 from gankit.objectives.fgan import DIVERGENCES
 from gankit.training.game import Game, critic_steps
 
@@ -42,6 +59,19 @@ HEAT_N = 48  # heat map and D* grid: HEAT_N x HEAT_N
 METRICS_EVERY = 10  # frames between metric updates while playing (each costs ~0.1 s on one thread)
 HISTORY_MAX = 2000  # records kept; beyond, every other one is dropped (the whole game stays visible)
 MLP2D_WIDTHS = [128, 128, 128]  # mlp2d's own hidden widths (models/mlp.py), shown when the config says []
+MODEL_SAMPLE = 4  # rows of z, fakes and reals shown in the model overview
+# slow motion: one iteration (Goodfellow et al. 2014, Alg. 1) shown sub-step by sub-step, each with its caption
+SLOWMO = (
+    ("sample_z", "1 of 5. Sample noise: a batch of {batch} latent vectors z, {z_dim}-d {z_dist} (the noise view shows "
+                 "them, coloured by where G sends each one)."),
+    ("g_forward", "2 of 5. G forward: each z becomes a generated point G(z) on the plane (purple)."),
+    ("d_forward", "3 of 5. D forward: D scores real points (mean {label} = {real}) and generated ones (mean {fake}); "
+                  "the heat map is D over the plane."),
+    ("d_update", "4 of 5. D update: {k} step(s) of {d_opt} on D's {objective} loss (now {loss_d}): the heat map "
+                 "before (left) and after (the plane); D now scores real {real}, generated {fake}."),
+    ("g_update", "5 of 5. G update: {k} step(s) of {g_opt} on G's loss (now {loss_g}): the generated points moved "
+                 "from the grey ghosts along the lines; D now scores them {fake}."),
+)
 
 
 def default_config() -> Config:
@@ -69,6 +99,8 @@ class LabSession:
         self.layers = dict.fromkeys(LAYERS, True)
         self.points: torch.Tensor | None = None  # drawn data (N, 2) and its labels (N,) or None
         self.point_labels: torch.Tensor | None = None
+        self.slowmo: int | None = None  # slow motion: the index of the sub-step shown (SLOWMO), or None
+        self._before: dict = {}  # slow motion: the picture before the update shown (heat map or fakes)
         self._start(copy.deepcopy(cfg or default_config()))
 
     # ------------------------------------------------------------------ building a game
@@ -101,6 +133,7 @@ class LabSession:
         # everything built: commit
         self.dataset, self.num_classes, self.game = dataset, game.num_classes, game
         self._plan, self._sums, self._counts = [], {}, {}  # a new game: nothing of the old one is left to run
+        self.slowmo, self._before = None, {}
         self.points, self.point_labels = (x, labels) if cfg.data.name == "points" else (self.points, self.point_labels)
         self.game_id += 1
         self.history: list[dict] = []
@@ -173,19 +206,84 @@ class LabSession:
         if self.queued <= 0:
             return False
         if not self._plan:
-            which = self.queued_which
-            t = self.cfg.train
-            self._plan = ["d"] * critic_steps(self.step, t) + ["g"] * t.g_steps if which == "both" else [which]
-        network = self._plan.pop(0)
-        stats = self.game.d_step(measure_grad=True) if network == "d" else self.game.g_step(measure_grad=True)
-        for key, value in stats.items():
-            self._sums[key] = self._sums.get(key, 0.0) + float(value)
-            self._counts[key] = self._counts.get(key, 0) + 1
+            self._begin(self.queued_which)
+        network = self._network_step()
         if not self._plan:  # an iteration finished: it counts as a step when it updated G
             self.queued -= 1
             if network == "g":
                 self.game.step += 1
         return True
+
+    def _begin(self, which: str) -> None:
+        """Plan a new iteration: k D steps and g_steps G steps ("both"), or one step of one network."""
+        t = self.cfg.train
+        self._plan = ["d"] * critic_steps(self.step, t) + ["g"] * t.g_steps if which == "both" else [which]
+
+    def _network_step(self) -> str:
+        """Run the next network step of the plan (gankit's own Game.d_step / g_step) and add up its stats."""
+        network = self._plan.pop(0)
+        stats = self.game.d_step(measure_grad=True) if network == "d" else self.game.g_step(measure_grad=True)
+        for key, value in stats.items():
+            self._sums[key] = self._sums.get(key, 0.0) + float(value)
+            self._counts[key] = self._counts.get(key, 0) + 1
+        return network
+
+    def _slowmo_next(self) -> None:
+        """Slow motion: show the next sub-step of an iteration (SLOWMO). The D and G updates are the iteration's
+        own network steps (the same calls as play makes, so the game stays gankit.train's); the other sub-steps
+        only change the picture. Pauses play. Call with the lock held."""
+        self.running, self.queued = False, 0
+        phase = 0 if self.slowmo is None or self.slowmo == len(SLOWMO) - 1 else self.slowmo + 1
+        self._before = {}
+        name = SLOWMO[phase][0]
+        if name == "d_update":
+            objective = self.game.objective
+            div = DIVERGENCES.get(self.cfg.objective.divergence) if objective.d_output == "fgan" else None
+            plane = views.plane_grid(self.bounds, HEAT_N)
+            with _eval(self.G, self.D):
+                values = views.d_values(self.D, plane, d_output=objective.d_output, divergence=div,
+                                        num_classes=self.num_classes)
+            self._before = {"heatmap": views.rounded(values.reshape(HEAT_N, HEAT_N))}
+            if not self._plan:
+                self._begin("both")
+            steps = 0
+            while self._plan and self._plan[0] == "d":
+                self._network_step()
+                steps += 1
+            self._before["steps"] = steps
+        elif name == "g_update":
+            with _eval(self.G, self.D), torch.no_grad():
+                self._before = {"fake": views.rounded(bind_labels(self.G, self.fake_labels)(self.z))}
+            if not self._plan or "g" not in self._plan:
+                self._plan = ["g"] * self.cfg.train.g_steps
+            steps = 0
+            while self._plan:
+                self._network_step()
+                steps += 1
+            self.game.step += 1
+            self._before["steps"] = steps
+            self._record()
+        self.slowmo = phase
+
+    def _slowmo_frame(self, model: dict) -> dict | None:
+        """The slow-motion part of a frame: the sub-step, its caption with this iteration's numbers, and the
+        picture before the update it shows (bounded: a HEAT_N^2 heat map or DISPLAY_POINTS points)."""
+        if self.slowmo is None:
+            return None
+        name, caption = SLOWMO[self.slowmo]
+        record = self.history[-1] if self.history else {}
+        t, o = self.cfg.train, self.cfg
+
+        def fmt(v):
+            return "–" if v is None else f"{v:.4g}"
+
+        text = caption.format(
+            batch=t.batch_size, z_dim=o.model.z_dim, z_dist=o.model.z_dist, real=fmt(model["D"]["real"]),
+            fake=fmt(model["D"]["fake"]), label=model["D"]["label"], k=self._before.get("steps", 0),
+            d_opt=o.opt_D.name, g_opt=o.opt_G.name, loss_d=fmt(record.get("loss/D")),
+            loss_g=fmt(record.get("loss/G")), objective=o.objective.name)
+        return {"phase": self.slowmo, "name": name, "count": len(SLOWMO), "caption": text,
+                "steps": [n for n, _ in SLOWMO], **{k: v for k, v in self._before.items() if k != "steps"}}
 
     def _record(self) -> dict:
         """The mean stats of the steps since the last record, appended to `history`."""
@@ -248,7 +346,7 @@ class LabSession:
                             "label": views.d_label(objective.d_output, o.name, o.divergence),
                             "min": views.number(finite.min()) if len(finite) else None,
                             "max": views.number(finite.max()) if len(finite) else None}
-                reason = None if self.mixture is not None else "D* needs the exact data density (ring8, grid25)"
+                reason = None if self.mixture is not None else "D* needs the exact data density (the Gaussian mixtures)"
                 if layers["dstar"] and self.mixture is not None:
                     values, h = views.optimal_d(self.mixture, fake, plane)
                     dstar = {"n": HEAT_N, "values": views.rounded(values.reshape(HEAT_N, HEAT_N)),
@@ -257,9 +355,13 @@ class LabSession:
                     manifold = [{**m, "points": views.rounded(m["points"])}
                                 for m in views.manifold(G, self.cfg.model, self.num_classes)]
                 self._update_metrics(fake)
+                model = self._model(fake, div)
             finally:
                 G.train(was[0])
                 D.train(was[1])
+            rec = advice.recommended(o.name)
+            if rec is not None:
+                rec = {**rec, "differs": advice.differs(rec, self.settings(), self.cfg)}
             return {"type": "frame", "game": self.game_id, "frame": self.frame, "step": self.step, "nimg": self.nimg,
                     "running": self.running, "speed": self.speed, "settings": self.settings(),
                     "layers": dict(layers), "bounds": list(self.bounds),
@@ -269,7 +371,42 @@ class LabSession:
                     "arrows": views.rounded(arrows) if layers["arrows"] else None,
                     "heatmap": heat, "dstar": dstar, "dstar_reason": reason, "manifold": manifold,
                     "record": self.history[-1] if self.history else None, "metrics": self._metrics,
-                    "divergence": self.divergence()}
+                    "divergence": self.divergence(), "inapplicable": inapplicable(o.name), "model": model,
+                    "noise": self._noise(), "slowmo": self._slowmo_frame(model), "recommended": rec,
+                    "alarm": advice.stalled_generator(self.history)}
+
+    def _model(self, fake: torch.Tensor, div) -> dict:
+        """The model overview (z -> G -> samples -> D -> loss): each box's sizes and a few current numbers (a
+        handful of rows of z, fakes and reals; D's mean outputs on the drawn points; the latest losses)."""
+        cfg, objective = self.cfg, self.game.objective
+        record = self.history[-1] if self.history else {}
+
+        def mean_d(x: torch.Tensor) -> float | None:
+            values = views.d_values(self.D, x, d_output=objective.d_output, divergence=div,
+                                    num_classes=self.num_classes)
+            values = values[torch.isfinite(values)]
+            return views.number(values.mean()) if len(values) else None
+
+        def net(module, opt) -> dict:
+            return {"widths": views.layer_widths(module), "params": sum(p.numel() for p in module.parameters()),
+                    "opt": opt.name, "lr": opt.lr}
+
+        return {"z": {"dim": cfg.model.z_dim, "dist": cfg.model.z_dist, "batch": cfg.train.batch_size,
+                      "sample": views.rounded(self.z[:MODEL_SAMPLE])},
+                "G": {**net(self.G, cfg.opt_G), "steps": cfg.train.g_steps},
+                "samples": {"fake": views.rounded(fake[:MODEL_SAMPLE]),
+                            "real": views.rounded(self.real[:MODEL_SAMPLE])},
+                "D": {**net(self.D, cfg.opt_D), "steps": cfg.train.d_steps, "real": mean_d(self.real),
+                      "fake": mean_d(fake),
+                      "label": views.d_label(objective.d_output, cfg.objective.name, cfg.objective.divergence)},
+                "loss": {"objective": cfg.objective.name,
+                         **{k: record.get(k) for k in ("loss/D", "loss/G", "grad/D", "grad/G")}}}
+
+    def _noise(self) -> dict:
+        """The noise view: the drawn latents' first two axes (one axis and 0 when z is 1-d) and the axis range."""
+        lo, hi, _ = views.z_range(self.cfg.model)
+        z = self.z[:, :2] if self.cfg.model.z_dim >= 2 else torch.cat([self.z, torch.zeros_like(self.z)], dim=1)
+        return {"points": views.rounded(z, 3), "range": [lo, hi], "dims": self.cfg.model.z_dim}
 
     def _update_metrics(self, fake: torch.Tensor) -> None:
         """W1 and grid KL/JS: at most every METRICS_EVERY frames while playing, at once after a manual step."""
@@ -319,6 +456,8 @@ class LabSession:
         """Play, pause, speed, layers and step change flags only; the training slices (`work`) act on them
         between network steps. Pause also drops the iterations queued by "step"."""
         kind = msg["type"]
+        if kind in ("play", "step"):  # training on leaves slow motion
+            self.slowmo, self._before = None, {}
         if kind == "play":
             self.running = True
         elif kind == "pause":
@@ -348,9 +487,21 @@ class LabSession:
             return {"path": str(self.load(self.runs_dir / msg["name"]))}
         elif kind == "runs":
             return {"runs": self.list_runs()}
+        elif kind == "slowmo":
+            if msg["action"] == "stop":
+                self.slowmo, self._before = None, {}
+            else:
+                self._slowmo_next()
+            return {"slowmo": self.slowmo}
+        elif kind == "recommended":
+            rec = advice.recommended(self.cfg.objective.name)
+            if rec is None:
+                raise GankitError(f"no recommended settings for {self.cfg.objective.name!r}; objectives with "
+                                  f"some: {', '.join(advice.PRESETS)}")
+            return {"restarted": self._apply(rec["settings"], betas=rec["betas"]), "preset": rec["preset"]}
         return {}
 
-    def _apply(self, changes: dict) -> bool:
+    def _apply(self, changes: dict, *, betas: list[float] | None = None) -> bool:
         """Apply validated settings; a change of data, networks, conditioning or seed starts a new game.
         Returns whether it did."""
         current, fields = self.settings(), setting_fields()
@@ -362,12 +513,19 @@ class LabSession:
                     cfg.model.cond = "concat" if value else "none"
             else:
                 _set(cfg, fields[key].path, value)
+        if betas is not None:  # both Adams' betas (a recommendation): the config and the live optimizers
+            cfg.opt_G.betas, cfg.opt_D.betas = list(betas), list(betas)
         if restart:
             self._start(cfg)
             return True
         validate(cfg)
         z_changed = cfg.model.z_dist != self.cfg.model.z_dist
         self.game.set_config(cfg)
+        if betas is not None:
+            for opt in (self.game.opt_G, self.game.opt_D):
+                for group in opt.param_groups:
+                    if "betas" in group:
+                        group["betas"] = tuple(betas)
         if z_changed:
             self._display()
         return False
@@ -384,7 +542,12 @@ class LabSession:
         """Continue a 2D run directory (exported here or trained by `gankit train`) in the lab."""
         with self.lock:
             cfg, state, points = runs.read_run(run_dir)
+            history, metrics = runs.read_history(run_dir, HISTORY_MAX)
             self._start(cfg, state, points=points)
+            for record in history:  # the run's charts so far; the lab's own records follow in order
+                self.seq += 1
+                record["seq"] = self.seq
+            self.history, self.metrics_history = history, metrics
             return Path(run_dir)
 
     def list_runs(self) -> list[str]:
@@ -399,3 +562,16 @@ def _get(cfg: Config, path: str):
 def _set(cfg: Config, path: str, value) -> None:
     section, key = path.split(".")
     setattr(getattr(cfg, section), key, value)
+
+
+@contextlib.contextmanager
+def _eval(*nets: torch.nn.Module):
+    """The networks in eval mode for a view, back in their own mode after."""
+    was = [n.training for n in nets]
+    for n in nets:
+        n.eval()
+    try:
+        yield
+    finally:
+        for n, mode in zip(nets, was):
+            n.train(mode)

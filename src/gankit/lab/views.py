@@ -162,3 +162,10 @@ def number(value) -> float | None:
     """A float for JSON, or None when it is not finite."""
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def layer_widths(net: nn.Module) -> list[int]:
+    """A network's layer widths, input to output, read from its Linear layers: [2, 128, 128, 1] for a toy D; []
+    for a network without Linear layers."""
+    linear = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    return [linear[0].in_features, *(m.out_features for m in linear)] if linear else []

@@ -10,27 +10,52 @@ const CLASS_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#
 
 function mix(a, b, t) { return a.map((v, i) => Math.round(v + (b[i] - v) * t)); }
 
-function drawHeat(ctx, heat, prob, W, H) {
-  const n = heat.n;
-  const off = document.createElement("canvas");
-  off.width = n;
-  off.height = n;
-  const octx = off.getContext("2d");
-  const img = octx.createImageData(n, n);
+// D over the plane, bilinearly interpolated between the grid's n x n values (grid point (i, j) sits at the
+// plane's x_j, y_i, so the corners of the canvas are the corners of the grid): no blocks at any size.
+function heatColours(prob, heat) {
   const lo = prob ? 0 : heat.min ?? 0;
   const hi = prob ? 1 : heat.max ?? 1;
+  return {lo, span: hi - lo || 1};
+}
+
+function drawHeat(ctx, heat, prob, W, H, scale = null) {
+  const n = heat.n;
+  const {lo, span} = scale || heatColours(prob, heat);
+  const t = new Float32Array(n * n);  // values mapped to [0, 1]; unknown (null) at the middle
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
       const v = heat.values[i][j];
-      const t = v === null ? 0.5 : Math.min(1, Math.max(0, (v - lo) / (hi - lo || 1)));
-      const rgb = t >= 0.5 ? mix([255, 255, 255], REAL, (t - 0.5) * 1.2) : mix([255, 255, 255], FAKE, (0.5 - t) * 1.2);
-      const k = ((n - 1 - i) * n + j) * 4;  // row i is at y_i, from the bottom
-      img.data.set([rgb[0], rgb[1], rgb[2], 255], k);
+      t[i * n + j] = v === null ? 0.5 : Math.min(1, Math.max(0, (v - lo) / span));
     }
   }
-  octx.putImageData(img, 0, 0);
-  ctx.imageSmoothingEnabled = true;
-  ctx.drawImage(off, 0, 0, W, H);
+  const lut = [];
+  for (let k = 0; k <= 255; k++) {
+    const s = k / 255;
+    lut.push(s >= 0.5 ? mix([255, 255, 255], REAL, (s - 0.5) * 1.2) : mix([255, 255, 255], FAKE, (0.5 - s) * 1.2));
+  }
+  const img = ctx.createImageData(W, H);
+  for (let py = 0; py < H; py++) {
+    const gy = ((H - 1 - py) / (H - 1)) * (n - 1);  // canvas y points down; row 0 is ymin
+    const i0 = Math.min(n - 2, Math.floor(gy));
+    const fy = gy - i0;
+    for (let px = 0; px < W; px++) {
+      const gx = (px / (W - 1)) * (n - 1);
+      const j0 = Math.min(n - 2, Math.floor(gx));
+      const fx = gx - j0;
+      const a = t[i0 * n + j0];
+      const b = t[i0 * n + j0 + 1];
+      const c = t[(i0 + 1) * n + j0];
+      const d = t[(i0 + 1) * n + j0 + 1];
+      const v = (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy;
+      const rgb = lut[Math.round(v * 255)];
+      const k = (py * W + px) * 4;
+      img.data[k] = rgb[0];
+      img.data[k + 1] = rgb[1];
+      img.data[k + 2] = rgb[2];
+      img.data[k + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
 }
 
 function drawContours(ctx, grid, levels, toPx, bounds) {
@@ -116,9 +141,24 @@ function drawPlane() {
         ctx.stroke();
       }
     }
+    const s = f.slowmo;
+    const beforeG = s && s.name === "sample_z";  // slow motion, sub-step 1: no G(z) yet
     if (L.real) drawPoints(ctx, f.real, null, "rgba(27,158,119,0.75)", toPx, 2.2);
-    if (L.fake) drawPoints(ctx, f.fake, f.fake_labels, "rgba(117,112,179,0.85)", toPx, 2.2);
-    if (L.arrows && f.arrows) {
+    if (s && s.fake) {  // slow motion, the G update: ghosts where the points were, lines to where they are
+      drawPoints(ctx, s.fake, null, "rgba(90,90,90,0.75)", toPx, 2.6);
+      ctx.strokeStyle = "rgba(80,80,80,0.6)";
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      for (let k = 0; k < s.fake.length; k++) {
+        const [a, b] = [s.fake[k], f.fake[k]];
+        if ([a[0], a[1], b[0], b[1]].includes(null)) continue;
+        ctx.moveTo(...toPx(a[0], a[1]));
+        ctx.lineTo(...toPx(b[0], b[1]));
+      }
+      ctx.stroke();
+    }
+    if (L.fake && !beforeG) drawPoints(ctx, f.fake, f.fake_labels, "rgba(117,112,179,0.85)", toPx, 2.2);
+    if (L.arrows && f.arrows && !beforeG) {
       let maxNorm = 0;
       for (const a of f.arrows) if (a[0] !== null && a[1] !== null) maxNorm = Math.max(maxNorm, Math.hypot(a[0], a[1]));
       const scale = maxNorm > 0 ? 28 / maxNorm : 0;
@@ -160,7 +200,7 @@ function lineChart(canvas, series, reference = null) {
   if (reference !== null) { ylo = Math.min(ylo, reference); yhi = Math.max(yhi, reference); }
   if (xhi === xlo) xhi = xlo + 1;
   if (yhi === ylo) { yhi += 0.5; ylo -= 0.5; }
-  const [left, right, top, bottom] = [46, 6, 6, 16];
+  const [left, right, top, bottom] = [46, 6, 15, 14];  // legends in the strip above the plot, off the curves
   const px = (x) => left + ((x - xlo) / (xhi - xlo)) * (W - left - right);
   const py = (y) => top + (1 - (y - ylo) / (yhi - ylo)) * (H - top - bottom);
   ctx.font = "10px sans-serif";
@@ -193,12 +233,12 @@ function lineChart(canvas, series, reference = null) {
     }
     ctx.stroke();
   }
-  for (const s of series) {  // legends last, on white, so no line crosses them
+  for (const s of series) {  // legends above the plot area: no curve runs under them
     const width = ctx.measureText(s.name).width;
-    ctx.fillStyle = "rgba(255,255,255,0.85)";
-    ctx.fillRect(legendX - 2, top + 1, width + 4, 12);
     ctx.fillStyle = s.colour;
-    ctx.fillText(s.name, legendX, top + 10);
+    ctx.fillRect(legendX, top - 8, 8, 3);
+    ctx.fillText(s.name, legendX + 11, top - 4);
+    legendX += 11;
     legendX += width + 10;
   }
 }
@@ -225,4 +265,89 @@ function drawCharts() {
 function drawAll() {
   drawPlane();
   drawCharts();
+  drawNoise();
+  drawBefore();
+  drawPlaneKey();
+}
+
+// ---------------------------------------------------------------- slow motion and the noise space
+
+function drawBefore() {
+  const f = state.frame;
+  const canvas = $("before");
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (!f || !f.slowmo || !f.slowmo.heatmap) return;
+  const prob = f.heatmap ? f.heatmap.label.startsWith("D(x) = P") : false;
+  const scale = f.heatmap ? heatColours(prob, f.heatmap) : null;  // the plane's colour scale: the two compare
+  drawHeat(ctx, {n: f.slowmo.heatmap.length, values: f.slowmo.heatmap, min: f.heatmap?.min, max: f.heatmap?.max},
+    prob, canvas.width, canvas.height, scale);
+  const [x0, x1, y0, y1] = f.bounds;
+  const toPx = (x, y) => [((x - x0) / (x1 - x0)) * canvas.width, canvas.height - ((y - y0) / (y1 - y0)) * canvas.height];
+  drawPoints(ctx, f.real, null, "rgba(27,158,119,0.6)", toPx, 1.2);
+  drawPoints(ctx, f.fake, null, "rgba(117,112,179,0.7)", toPx, 1.2);
+}
+
+// The colour of a point of the plane (the noise view's key): the hue is its direction from the plane's centre,
+// the saturation grows with its distance from it.
+function planeColour(p, bounds) {
+  const [x0, x1, y0, y1] = bounds;
+  const u = (2 * (p[0] - x0)) / (x1 - x0) - 1;
+  const v = (2 * (p[1] - y0)) / (y1 - y0) - 1;
+  const hue = Math.round(((Math.atan2(v, u) * 180) / Math.PI + 360) % 360);
+  const sat = Math.round(25 + 75 * Math.min(1, Math.hypot(u, v) / 0.7));
+  return `hsl(${hue},${sat}%,45%)`;
+}
+
+function drawNoise() {
+  const f = state.frame;
+  const canvas = $("noise");
+  const ctx = canvas.getContext("2d");
+  const W = canvas.width;
+  const H = canvas.height;
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, W, H);
+  if (!f || !f.noise) return;
+  const [lo, hi] = f.noise.range;
+  const pad = 0.15 * (hi - lo);
+  const [a, b] = [lo - pad, hi + pad];
+  const toPx = (x, y) => [((x - a) / (b - a)) * W, H - ((y - a) / (b - a)) * H];
+  ctx.strokeStyle = "#eee";
+  ctx.strokeRect(...toPx(lo, hi), ((hi - lo) / (b - a)) * W, ((hi - lo) / (b - a)) * H);
+  const pts = f.noise.points;
+  for (let k = 0; k < pts.length; k++) {
+    const z = pts[k];
+    const x = f.fake[k];
+    if (z[0] === null || z[1] === null || !x || x[0] === null || x[1] === null) continue;
+    const [px, py] = toPx(z[0], f.noise.dims >= 2 ? z[1] : 0);
+    ctx.fillStyle = planeColour(x, f.bounds);
+    ctx.beginPath();
+    ctx.arc(px, py, 2, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+  if (f.noise.dims > 2) {
+    ctx.fillStyle = "#999";
+    ctx.font = "10px sans-serif";
+    ctx.fillText(`2 of ${f.noise.dims} axes`, 4, H - 4);
+  }
+}
+
+function drawPlaneKey() {
+  const f = state.frame;
+  const canvas = $("plane-key");
+  const ctx = canvas.getContext("2d");
+  if (!f) return;
+  const n = 16;
+  const [x0, x1, y0, y1] = f.bounds;
+  const cw = canvas.width / n;
+  const ch = canvas.height / n;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      ctx.fillStyle = planeColour([x0 + ((j + 0.5) / n) * (x1 - x0), y1 - ((i + 0.5) / n) * (y1 - y0)], f.bounds);
+      ctx.fillRect(j * cw, i * ch, cw + 0.5, ch + 0.5);
+    }
+  }
+  const toPx = (x, y) => [((x - x0) / (x1 - x0)) * canvas.width, canvas.height - ((y - y0) / (y1 - y0)) * canvas.height];
+  drawPoints(ctx, f.real.slice(0, 200), null, "rgba(0,0,0,0.6)", toPx, 0.8);
 }

@@ -6,7 +6,8 @@ const HISTORY_MAX = 2000;
 
 const state = {
   ws: null, fields: null, frame: null, game: null, history: [], metrics: [], lastSeq: 0,
-  drawMode: false, drawing: false, drawn: [], drawnLabels: [], drawBounds: null, redraw: false,
+  drawMode: false, drawing: false, drawn: [], drawnLabels: [], drawBounds: null, redraw: false, openBox: null,
+  historyAsked: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -52,6 +53,8 @@ function onMessage(msg) {
     if (msg.runs) fillRuns(msg.runs);
     if (msg.for === "export") { setStatus(`exported to ${msg.path}`); send({type: "runs"}); }
     else if (msg.for === "load") setStatus(`loaded ${msg.path}`);
+    else if (msg.for === "recommended") setStatus(`using the settings of the preset ${msg.preset}`);
+    else if (msg.for === "slowmo") setStatus(msg.slowmo === null ? "left slow motion" : "slow motion");
     else if (msg.for === "points") { leaveDrawMode(); setStatus(`training on ${state.drawn.length} drawn points`); }
     else if (msg.for !== "runs") setStatus("ok");
   }
@@ -63,6 +66,10 @@ function onFrame(f) {
     state.history = [];
     state.metrics = [];
     state.lastSeq = 0;
+    if (f.step > 0 && state.historyAsked !== f.game) {  // a loaded run: its charts so far come with a hello
+      state.historyAsked = f.game;
+      send({type: "hello"});
+    }
   }
   if (f.record && f.record.seq > state.lastSeq) {
     state.history.push(f.record);
@@ -147,6 +154,7 @@ function syncControls(f) {
     ? `at step ${m.step}: W1 ${fmt(m.w1)} · KL(data‖model) ${fmt(m.kl_data_model)} · ` +
       `KL(model‖data) ${fmt(m.kl_model_data)} · JS ${fmt(m.js)} (${m.n} vs ${m.n_real} points)`
     : "";
+  syncExtras(f);
 }
 
 function fillRuns(runs) {
@@ -218,5 +226,99 @@ function addPoint(event, force) {
   drawAll();
 }
 
+// ---------------------------------------------------------------- overview, slow motion, advice
+
+const SLOWMO_BOXES = {sample_z: ["z"], g_forward: ["G", "samples"], d_forward: ["samples", "D"],
+  d_update: ["D", "loss"], g_update: ["loss", "G"]};
+const SLOWMO_NAMES = {sample_z: "sample z", g_forward: "G forward", d_forward: "D on real and fake",
+  d_update: "D update", g_update: "G update"};
+
+function syncExtras(f) {
+  const hidden = new Set(f.inapplicable || []);  // controls the objective never reads
+  for (const el of document.querySelectorAll("[data-setting]")) {
+    const label = el.closest("label");
+    if (label) label.hidden = hidden.has(el.dataset.setting);
+  }
+  const rec = f.recommended;
+  $("recommend").hidden = !(rec && rec.differs);
+  if (rec) $("recommend-text").textContent = `Suggested: ${rec.text}.`;
+  $("alarm").hidden = !f.alarm;
+  $("alarm").textContent = f.alarm ? f.alarm.message : "";
+  $("overview").classList.toggle("playing", f.running);
+  const s = f.slowmo;
+  $("slowmo-panel").hidden = !s;
+  $("slowmo-stop").hidden = !s;
+  $("slowmo-next").textContent = s ? "Next sub-step" : "Slow motion";
+  const active = new Set(s ? SLOWMO_BOXES[s.name] || [] : []);
+  for (const box of document.querySelectorAll(".box")) {
+    box.classList.toggle("active", active.has(box.dataset.box));
+    box.classList.toggle("open", state.openBox === box.dataset.box);
+  }
+  if (s) {
+    const list = $("slowmo-steps");
+    if (list.children.length !== s.steps.length) {
+      list.innerHTML = "";
+      for (const name of s.steps) {
+        const li = document.createElement("li");
+        li.textContent = SLOWMO_NAMES[name] || name;
+        list.appendChild(li);
+      }
+    }
+    [...list.children].forEach((li, i) => li.classList.toggle("now", i === s.phase));
+    $("slowmo-caption").textContent = s.caption;
+    $("before-figure").hidden = !s.heatmap;
+  }
+  showBox(f);
+}
+
+function fmtNum(v, digits = 4) {
+  if (v === null || v === undefined) return "–";
+  return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : String(Number(v.toPrecision(digits)));
+}
+
+function rows(points) { return points.map((p) => `(${p.map((c) => fmtNum(c, 3)).join(", ")})`).join(" "); }
+
+function showBox(f) {
+  const panel = $("box-details");
+  const name = state.openBox;
+  panel.hidden = !name;
+  if (!name || !f.model) return;
+  const m = f.model;
+  const lines = {
+    z: [["noise z", `${m.z.dim}-d ${m.z.dist}, a batch of ${m.z.batch}`], ["first rows", rows(m.z.sample)]],
+    G: [["generator G", `layer widths ${m.G.widths.join(" → ")}`], ["parameters", m.G.params.toLocaleString("en")],
+      ["optimizer", `${m.G.opt}, lr ${fmtNum(m.G.lr)}, ${m.G.steps} step(s) per iteration`]],
+    samples: [["generated G(z)", rows(m.samples.fake)], ["real x", rows(m.samples.real)]],
+    D: [["discriminator D", `layer widths ${m.D.widths.join(" → ")}`], ["parameters", m.D.params.toLocaleString("en")],
+      ["optimizer", `${m.D.opt}, lr ${fmtNum(m.D.lr)}, ${m.D.steps} step(s) per iteration`],
+      [`mean ${m.D.label}`, `real ${fmtNum(m.D.real)} · generated ${fmtNum(m.D.fake)}`]],
+    loss: [["objective", m.loss.objective], ["loss D", fmtNum(m.loss["loss/D"])], ["loss G", fmtNum(m.loss["loss/G"])],
+      ["|grad D| · |grad G|", `${fmtNum(m.loss["grad/D"])} · ${fmtNum(m.loss["grad/G"])}`]],
+  }[name];
+  const body = $("box-body");
+  body.innerHTML = "";
+  const table = document.createElement("table");
+  for (const [k, v] of lines) {
+    const tr = table.insertRow();
+    tr.insertCell().textContent = k;
+    tr.insertCell().textContent = v;
+  }
+  body.appendChild(table);
+}
+
+function wireExtras() {
+  for (const box of document.querySelectorAll(".box")) {
+    box.addEventListener("click", () => {
+      state.openBox = state.openBox === box.dataset.box ? null : box.dataset.box;
+      if (state.frame) syncExtras(state.frame);
+    });
+  }
+  $("close-details").addEventListener("click", () => { state.openBox = null; if (state.frame) syncExtras(state.frame); });
+  $("slowmo-next").addEventListener("click", () => send({type: "slowmo", action: "next"}));
+  $("slowmo-stop").addEventListener("click", () => send({type: "slowmo", action: "stop"}));
+  $("apply-recommended").addEventListener("click", () => send({type: "recommended"}));
+}
+
 wireButtons();
+wireExtras();
 connect();
