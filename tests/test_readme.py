@@ -30,8 +30,9 @@ SHARED = Path(os.environ.get("GANKIT_SHARED_DATA", ROOT.parent / "shared" / "dat
 SMALLER = {
     "train": ["--steps", "4", "--train.log_every=2", "--no-progress"],
     "evaluate": ["--n", "200"],
-    "theory": ["--d-steps", "20", "--critic-steps", "20", "--saturation-steps", "5", "--no-mnist",
+    "theory": ["--d-steps", "20", "--critic-steps", "5", "--saturation-steps", "2", "--no-mnist",
                "--w1-samples", "200", "--no-progress"],
+    "sample": ["--n", "300"],  # --grid: samples per class, see run_command
 }
 
 
@@ -63,7 +64,9 @@ def run_command(argv: list[str]) -> None:
         serve_lab(args)
         return
     if args and args[0] in SMALLER:
-        args = [*args, *SMALLER[args[0]]]
+        args = [*args, *(["--n", "4"] if "--grid" in args else SMALLER[args[0]])]
+    if args[:1] == ["evaluate"] and "mnist" in args and "--metrics" not in args:
+        args += ["--metrics", "fd", "pr", "classes"]  # not the Parzen estimate: its sigma search takes a minute
     if args and args[0] == "train" and "--nproc" in args:  # a launcher of processes: run it as one
         done = subprocess.run([sys.executable, "-m", "gankit", *args], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
