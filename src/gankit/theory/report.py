@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from gankit import memory
+from gankit.config import check_seed
 from gankit.errors import GankitError
 from gankit.theory import figures
 from gankit.theory.densities import Blend, Density, Gaussian1D, Grid, Mixture1D
@@ -39,7 +41,7 @@ from gankit.theory.identities import (
     wasserstein1,
 )
 from gankit.theory.saturation import generator_gradients, measure_generator_gradients
-from gankit.theory.specs import as_density, grid_for
+from gankit.theory.specs import as_density, dim_of, grid_for
 
 LOG4 = math.log(4)
 
@@ -86,6 +88,20 @@ class TheoryOptions:
             raise GankitError(f"grid-points must be >= 2, got {self.grid_points}")
         if not (self.d_lr > 0 and self.critic_lr > 0 and self.clip > 0 and self.gp_lambda >= 0):
             raise GankitError("learning rates and clip must be > 0, gp_lambda >= 0")
+        check_seed(self.seed, "--seed")
+        # W1 in 2D is exact optimal transport between w1-samples points: a (n, n) float64 cost matrix and its plan
+        memory.check_fits(self.w1_samples**2 * 8 * GRID_COPIES, f"--w1-samples {self.w1_samples} (W1 by optimal "
+                          "transport holds an n x n matrix)")
+
+
+# float64 arrays over a case's grid held at once (points, log densities, D*, the walk's mixtures, figures): a bound
+GRID_COPIES = 16
+
+
+def check_grid_memory(points: int, dim: int) -> None:
+    """Refuse --grid-points whose grid (points per axis, `dim` axes) cannot fit in memory, before it is made."""
+    memory.check_fits(points**dim * 8 * (dim + GRID_COPIES),
+                      f"--grid-points {points} ({points}^{dim} points of a {dim}D grid)")
 
 
 @dataclass
@@ -103,6 +119,8 @@ def make_case(data: str | Density, model: str | Density, *, grid: Grid | None = 
               grid_points: int | None = None) -> Case:
     """A case from specs (see `gankit.theory.specs`) or density objects; the grid is chosen when not given."""
     p, q = as_density(data), as_density(model)
+    if grid is None and grid_points is not None:
+        check_grid_memory(grid_points, dim_of(p))
     labels = [s if isinstance(s, str) else type(s).__name__ for s in (data, model)]
     return Case(*labels, p, q, grid or grid_for(p, q, points=grid_points))
 
@@ -352,12 +370,12 @@ def theory_report(out: str | Path, cases: list[Case] | None = None, *, critic_pa
     opts = options or TheoryOptions()
     opts.validate()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     start = time.time()
     if cases is None:
         cases = [make_case(d, m, grid_points=opts.grid_points) for d, m in DEFAULT_CASES]
         critic_pairs = critic_pairs or [make_case(d, m, grid_points=opts.grid_points) for d, m in DEFAULT_CRITIC_PAIRS]
     critic_pairs = critic_pairs or cases
+    out.mkdir(parents=True, exist_ok=True)  # after the cases: a bad spec or grid leaves no empty folder behind
     tasks = [f"case {i}" for i in range(1, len(cases) + 1)]
     tasks += ["saturation"] * bool(opts.saturation_steps) + ["critic"] * bool(opts.critic_steps)
     sections, summary = [], {"cases": [], "options": asdict(opts)}

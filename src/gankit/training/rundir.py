@@ -22,7 +22,7 @@ from gankit.errors import GankitError
 from gankit.models import build_models, sample_z
 from gankit.training.checkpoint import CHECKPOINT, latest_checkpoint, load_checkpoint
 
-__all__ = ["CHECKPOINT", "Run", "draw_labels", "find_latest_run", "load", "new_run_dir", "sample"]
+__all__ = ["CHECKPOINT", "Run", "checkpoint_of", "draw_labels", "find_latest_run", "load", "new_run_dir", "sample"]
 
 
 def new_run_dir(name: str, base: str | Path = "runs") -> Path:
@@ -57,6 +57,16 @@ def find_latest_run(name: str, base: str | Path = "runs") -> Path:
     return max(found)[2]
 
 
+def checkpoint_of(run_dir: str | Path) -> Path:
+    """The run's newest checkpoint (`latest_checkpoint`), with a damaged `latest` pointer (garbage bytes, a
+    folder) a `GankitError` instead of a decoding error."""
+    try:
+        return latest_checkpoint(run_dir)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise GankitError(f"{str(Path(run_dir) / 'latest')!r} does not name a checkpoint ({type(e).__name__}); "
+                          f"delete it to use the newest checkpoint-<step>.pt") from None
+
+
 @dataclass
 class Run:
     """A trained run: its config, networks (eval mode) and counters."""
@@ -76,7 +86,7 @@ def load(run_dir: str | Path, device: str = "cpu") -> Run:
     path = Path(run_dir)
     if not path.is_dir():
         raise GankitError(f"run directory {str(path)!r} does not exist")
-    state = load_checkpoint(latest_checkpoint(path), map_location=device)
+    state = load_checkpoint(checkpoint_of(path), map_location=device)
     cfg = from_dict(state["config"])
     shape = tuple(state["shape"])
     num_classes = int(state.get("num_classes", 0))
