@@ -376,3 +376,43 @@ def test_an_argparse_mistake_is_one_line_naming_the_choices(capsys):
     assert err.splitlines() == ["gankit: error: argument what: invalid choice: 'nope' (choose from 'presets', "
                                 "'datasets', 'objectives', 'models', 'divergences', 'metrics'); "
                                 "see `gankit list --help`"]
+
+
+def test_evaluate_checks_its_report_before_drawing_a_sample(world, capsys, monkeypatch):
+    import gankit.training
+
+    def sample(*args, **kwargs):
+        raise AssertionError("evaluate drew samples before checking where its report goes")
+
+    monkeypatch.setattr(gankit.training, "sample", sample)
+    code = main(["evaluate", str(world / "ring-report")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines() == [f"gankit: error: the report {str(world / 'ring-report' / 'eval-2.json')!r} "
+                                        "is a folder; give a file name inside it"]
+
+
+def test_evaluate_names_its_own_flags_when_the_data_is_missing(world, capsys):
+    code = main(["evaluate", str(world / "images.npy"), "--data", "mnist", "--root", str(world / "none"),
+                 "--metrics", "parzen"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--download" in err and "--data.download" not in err
+
+
+def test_features_names_its_own_flags_when_the_data_is_missing(world, capsys):
+    code = main(["features", "train", "--data", "mnist", "--root", str(world / "none")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--data." not in err and "put the official files there" in err
+
+
+def test_resume_and_plot_skip_garbage_lines_in_stats(world, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(world / "ring", run)
+    with open(run / "stats.jsonl", "ab") as f:
+        f.write(b"\xff\xfe garbage \x00\n" + b"[" * 10_000 + b"\n" + b'{"step": 1e999}\n{"step": 2, "loss/D": 1')
+    assert main(["plot", str(run)]) == 0
+    assert main(["train", "--resume", str(run), "--steps", "3", "--no-progress"]) == 0
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 3
+    assert "Traceback" not in capsys.readouterr().err
