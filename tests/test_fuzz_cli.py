@@ -109,7 +109,13 @@ def corpus() -> list[tuple[str, list[str]]]:
                  ["theory", "--out", "{w}/t", "--data", "ring8"], ["theory", "--out", "{w}/t", "--data", "nope",
                                                                  "--model", "ring8"],
                  ["theory", "--out", "{w}/t", "--data", "gaussian:mean=x", "--model", "ring8"],
-                 ["theory", "--out", "{w}/t", "--data", "ring8", "--model", "gaussian:mean=0,std=1"]):
+                 ["theory", "--out", "{w}/t", "--data", "ring8", "--model", "gaussian:mean=0,std=1"],
+                 ["theory", "--out", "{w}/t", "--data", "gaussian:mean=1e308,std=1", "--model",
+                  "gaussian:mean=0,std=1"],
+                 ["theory", "--out", "{w}/t", "--data", "ring8:radius=1e308", "--model", "ring8"],
+                 # fails inside the report, after its folder was made: the folder goes again
+                 ["theory", "--out", "{w}/t/u", "--no-progress", "--data", "gaussian:mean=0,std=1e-300", "--model",
+                  "gaussian:mean=0,std=1"]):
         add("range", argv)
 
     # output paths: a file where a folder belongs, a folder where a file belongs, under a file, unwritable,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -122,7 +123,12 @@ def make_case(data: str | Density, model: str | Density, *, grid: Grid | None = 
     if grid is None and grid_points is not None:
         check_grid_memory(grid_points, dim_of(p))
     labels = [s if isinstance(s, str) else type(s).__name__ for s in (data, model)]
-    return Case(*labels, p, q, grid or grid_for(p, q, points=grid_points))
+    try:
+        grid = grid or grid_for(p, q, points=grid_points)
+    except OverflowError:  # a box or step so extreme (mean=1e308) that the point count is infinite
+        raise GankitError(f"{labels[0]} and {labels[1]} span too wide a range for a grid of finite points: choose "
+                          "means and spreads within about 1e6 of each other") from None
+    return Case(*labels, p, q, grid)
 
 
 def _fmt(v: float, digits: int = 9) -> str:
@@ -375,27 +381,33 @@ def theory_report(out: str | Path, cases: list[Case] | None = None, *, critic_pa
         cases = [make_case(d, m, grid_points=opts.grid_points) for d, m in DEFAULT_CASES]
         critic_pairs = critic_pairs or [make_case(d, m, grid_points=opts.grid_points) for d, m in DEFAULT_CRITIC_PAIRS]
     critic_pairs = critic_pairs or cases
+    made = [p for p in (out, *out.parents) if not p.exists()]  # removed again when a case fails
     out.mkdir(parents=True, exist_ok=True)  # after the cases: a bad spec or grid leaves no empty folder behind
-    tasks = [f"case {i}" for i in range(1, len(cases) + 1)]
-    tasks += ["saturation"] * bool(opts.saturation_steps) + ["critic"] * bool(opts.critic_steps)
-    sections, summary = [], {"cases": [], "options": asdict(opts)}
-    with tqdm(total=len(tasks), desc="theory", disable=not progress, unit="part") as bar:
-        for i, case in enumerate(cases, 1):
-            bar.set_postfix_str(f"case {i}: {case.data} vs {case.model}")
-            text, result = _case_section(out, i, case, opts)
-            sections.append(text)
-            summary["cases"].append(result)
-            bar.update()
-        if opts.saturation_steps:
-            bar.set_postfix_str("saturation")
-            text, summary["saturation"] = _saturation_section(out, opts)
-            sections.append(text)
-            bar.update()
-        if opts.critic_steps:
-            bar.set_postfix_str("critics")
-            text, summary["critic"] = _critic_section(out, critic_pairs, opts)
-            sections.append(text)
-            bar.update()
+    try:
+        tasks = [f"case {i}" for i in range(1, len(cases) + 1)]
+        tasks += ["saturation"] * bool(opts.saturation_steps) + ["critic"] * bool(opts.critic_steps)
+        sections, summary = [], {"cases": [], "options": asdict(opts)}
+        with tqdm(total=len(tasks), desc="theory", disable=not progress, unit="part") as bar:
+            for i, case in enumerate(cases, 1):
+                bar.set_postfix_str(f"case {i}: {case.data} vs {case.model}")
+                text, result = _case_section(out, i, case, opts)
+                sections.append(text)
+                summary["cases"].append(result)
+                bar.update()
+            if opts.saturation_steps:
+                bar.set_postfix_str("saturation")
+                text, summary["saturation"] = _saturation_section(out, opts)
+                sections.append(text)
+                bar.update()
+            if opts.critic_steps:
+                bar.set_postfix_str("critics")
+                text, summary["critic"] = _critic_section(out, critic_pairs, opts)
+                sections.append(text)
+                bar.update()
+    except GankitError:  # a case that cannot be computed (e.g. a density with no mass on its grid)
+        if made:  # the folders this call made hold only this call's partial report
+            shutil.rmtree(made[-1], ignore_errors=True)
+        raise
     summary["seconds"] = time.time() - start
     header = [
         "# Theory lab: the optimal discriminator, the value function and W1 on known densities", "",
