@@ -59,20 +59,29 @@ def check_memory(cfg: Config) -> None:
     estimate = memory.training_bytes(parameters, batch, widest, layers)
     estimate += memory.samples_bytes(t.eval_n if t.eval_every else 0, shape)
     memory.check_fits(estimate, what)
-    exact = _meta_parameters(cfg, shape, classes)
-    if exact is not None:
-        memory.check_fits(memory.training_bytes(exact, batch, widest, layers), what)
+    networks = _meta_networks(cfg, shape, classes)
+    if networks is not None:  # the family's own widths (model.g_hidden = [] means them) and kernels
+        parameters, width, weights = networks
+        memory.check_fits(memory.training_bytes(parameters, batch, max(widest, width), max(layers, weights)), what)
 
 
-def _meta_parameters(cfg: Config, shape: tuple[int, ...], classes: int) -> int | None:
-    """G's and D's parameter count, built on the meta device (shapes only); None where a family cannot be
-    built there (then the bound from the sizes stands)."""
+def _meta_networks(cfg: Config, shape: tuple[int, ...], classes: int) -> tuple[int, int, int] | None:
+    """G and D built on the meta device (shapes only, no memory): their parameter count, the widest activation
+    per sample and the number of weight tensors; None where a family cannot be built there (then the bound
+    from the sizes stands). A conv net's channels double as its resolution halves, so its activations are
+    bounded by the narrowest conv's channels at the full resolution."""
     try:
         with torch.device("meta"):
             G, D = build_models(cfg.model, shape, classes if cfg.model.cond != "none" else 0)
     except Exception:  # noqa: BLE001 - a plugin family may not build on meta; the estimate is only a guard
         return None
-    return sum(p.numel() for net in (G, D) for p in net.parameters())
+    params = [p for net in (G, D) for p in net.parameters()]
+    weights = [p for p in params if p.dim() >= 2]
+    widest = max((max(p.shape[:2]) for p in weights), default=1)
+    convs = [max(p.shape[:2]) for p in weights if p.dim() == 4]  # (out, in, k, k), or (in, out, k, k) transposed
+    if convs:
+        widest = max(widest, min(convs) * math.prod(shape[1:]))
+    return sum(p.numel() for p in params), widest, len(weights)
 
 
 def load_config(preset: str | None = None, file: str | Path | None = None,
