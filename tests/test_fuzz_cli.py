@@ -422,3 +422,29 @@ def test_resume_and_plot_skip_garbage_lines_in_stats(world, tmp_path, capsys):
     assert main(["train", "--resume", str(run), "--steps", "3", "--no-progress"]) == 0
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 3
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_resume_without_a_run_passes_over_damaged_runs(tmp_path, capsys, monkeypatch):
+    """`--resume` alone reads every folder under runs/: garbage there is passed over, not a traceback."""
+    monkeypatch.chdir(tmp_path)
+    for name, files in (("a", {"config.json": b"\xff\xfe", "checkpoint.pt": b"x"}),
+                        ("b", {"config.json": DEEP.encode(), "checkpoint.pt": b"x"}),
+                        ("c", {"config.json": b'{"name": "ring8-ns"}', "latest": b"\xff\x00"})):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        for file, data in files.items():
+            (tmp_path / "runs" / name / file).write_bytes(data)
+    before = snapshot(tmp_path)
+    code = main(["train", "--preset", "ring8-ns", "--resume", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip().splitlines() == [
+        "gankit: error: no run of 'ring8-ns' with a checkpoint under 'runs' to resume; start one without --resume, "
+        "or give the run: --resume runs/ring8-ns"]
+    assert snapshot(tmp_path) == before
+
+
+def test_plot_titles_a_run_whose_config_is_damaged(world, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(world / "ring", run)
+    (run / "config.json").write_text(DEEP)
+    assert main(["plot", str(run), "--out", str(tmp_path / "x.png")]) == 0
+    assert (tmp_path / "x.png").stat().st_size > 0

@@ -346,7 +346,7 @@ def _plot(args: argparse.Namespace) -> int:
         raise GankitError(f"{str(run / 'stats.jsonl')!r} is missing or holds no stats lines yet")
     try:
         name = json.loads((run / "config.json").read_text()).get("name", run.name)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):  # a damaged config.json costs only the title
         name = run.name
     plots.plot_losses(stats, out, title=f"{name}, step {max(s['step'] for s in stats)}")
     alarms = [s for s in stats if "alarm" in s]

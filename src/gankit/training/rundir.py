@@ -42,12 +42,12 @@ def find_latest_run(name: str, base: str | Path = "runs") -> Path:
     base = Path(base)
     found = []
     for folder in base.iterdir() if base.is_dir() else []:
-        ckpt = latest_checkpoint(folder) if folder.is_dir() else None
-        if ckpt is None or not ckpt.is_file() or not (folder / "config.json").is_file():
-            continue
-        try:
+        try:  # a folder that is not a readable run (damaged `latest`, config.json of garbage) is passed over
+            ckpt = latest_checkpoint(folder) if folder.is_dir() else None
+            if ckpt is None or not ckpt.is_file() or not (folder / "config.json").is_file():
+                continue
             same = json.loads((folder / "config.json").read_text()).get("name") == name
-        except (json.JSONDecodeError, OSError, AttributeError):
+        except (ValueError, OSError, AttributeError, RecursionError):  # ValueError: JSON, UTF-8 decoding
             continue
         if same:
             found.append((ckpt.stat().st_mtime, folder.name, folder))
