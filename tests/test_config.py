@@ -176,3 +176,16 @@ def test_fixed_choices_are_literal_types_checked_when_parsed_and_when_set_in_cod
     setattr(cfg, section, dataclasses.replace(getattr(cfg, section), **{field: value}))
     with pytest.raises(GankitError, match=match.replace(" 1 ", " '1' ")):
         validate(cfg)
+
+
+@pytest.mark.parametrize("seed, ok", [(0, True), (2**63 - 1, True), (-1, False), (2**63, False), (2**64, False)])
+def test_seeds_stay_in_the_range_torch_takes(seed, ok):
+    """torch.manual_seed takes 0..2**64-1, and gankit adds to a seed for its other streams: 0..2**63-1."""
+    from gankit.config import check_seed
+
+    if ok:
+        check_seed(seed, "--seed")
+        torch.manual_seed(seed + 100_003)  # a derived stream stays in range
+    else:
+        with pytest.raises(GankitError, match=r"^--seed must be from 0 to 2\*\*63-1"):
+            check_seed(seed, "--seed")

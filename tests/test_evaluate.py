@@ -143,3 +143,33 @@ def test_label_accuracy_of_real_digits_with_their_labels():
     # and so does its baseline (real train digits with their labels); shifted labels score ~ the error rate
     assert right["metrics"]["label_accuracy"] > 0.98 and right["baseline"]["label_accuracy"] > 0.98
     assert wrong["metrics"]["label_accuracy"] < 0.02
+
+
+@pytest.mark.parametrize("array, match", [
+    (np.array([{"a": 1}], dtype=object), "holds Python objects"),
+    (np.array(["1", "2"]), "has dtype <U1; allowed: signed integers, unsigned integers, real floats"),
+    (np.zeros(3, np.complex64), "has dtype complex64"),
+    (np.zeros(3, bool), "has dtype bool"),
+])
+def test_load_npy_refuses_what_is_not_a_plain_numeric_array(tmp_path, array, match):
+    from gankit.metrics.evaluate import load_npy
+
+    np.save(tmp_path / "x.npy", array, allow_pickle=True)
+    with pytest.raises(GankitError, match=match):
+        load_npy(tmp_path / "x.npy", "samples file")
+
+
+def test_load_npy_refuses_damaged_files_and_reads_good_ones(tmp_path):
+    from gankit.metrics.evaluate import load_npy
+
+    good = np.arange(12, dtype=np.float32).reshape(6, 2)
+    np.save(tmp_path / "good.npy", good)
+    assert np.array_equal(load_npy(tmp_path / "good.npy", "samples file"), good)
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "good.npy").read_bytes()[:-8])
+    (tmp_path / "noise.npy").write_bytes(bytes(range(256)))
+    np.savez(tmp_path / "z.npz", x=good)
+    for name in ("cut.npy", "noise.npy", "z.npz"):
+        with pytest.raises(GankitError, match="samples file"):
+            load_npy(tmp_path / name, "samples file")
+    with pytest.raises(GankitError, match="allowed: signed integers, unsigned integers$"):
+        load_npy(tmp_path / "good.npy", "labels file", kinds="iu")

@@ -207,3 +207,17 @@ def test_fit_decreases_the_loss_and_is_reproducible(mnist512):
     assert len(losses) == 3 * 8
     assert np.mean(losses[-4:]) < 0.5 * np.mean(losses[:4])  # starts near ln 10 = 2.3
     assert runs[1] == losses
+
+
+def test_extract_shows_progress_on_stderr_only_when_asked(capsys):
+    """`gankit evaluate` spends most of a minute here: a bar on stderr (tqdm's disable=None: on a terminal)."""
+    model = features.load_classifier("mnist")
+    images = torch.zeros(30, 1, 28, 28)
+    quiet = features.extract(model, images, batch_size=10)
+    assert capsys.readouterr().err == ""
+    shown = features.extract(model, images, batch_size=10, progress=True, desc="fake features")
+    err = capsys.readouterr().err
+    assert "fake features:" in err and "/3 [" in err  # the bar (cleared when done: leave=False)
+    assert torch.equal(quiet[0], shown[0])
+    features.extract(model, images, batch_size=10, progress=None)  # stderr is captured, not a terminal
+    assert capsys.readouterr().err == ""

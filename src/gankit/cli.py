@@ -6,6 +6,7 @@ User mistakes print one line `gankit: error: ...` and exit with code 2, without 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -16,10 +17,25 @@ from gankit import __version__
 from gankit.errors import GankitError
 
 LISTS = ("presets", "datasets", "objectives", "models", "divergences", "metrics")
+MAX_NPROC = 256  # processes per machine for --nproc: beyond this a typo, not a machine
+# Library messages name the config keys (--data.download=true, --data.root); evaluate and features take
+# flags of their own, which their errors must name instead.
+EVALUATE_FLAGS = {"--data.download=true": "--download", "--data.root": "--root"}
+FEATURES_FLAGS = {"set --data.download=true or put": "put", "download it again (--data.download=true)":
+                  "put the official file there again", "--data.root": "--root"}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with gankit's error format: one line `gankit: error: ...` and exit code 2, instead of a usage
+    block (the subcommands' parsers are made of this class too: argparse builds them with type(self))."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"gankit: error: {message}; see `{self.prog} --help`", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="gankit", description="Train, sample and inspect generative adversarial networks.")
     parser.add_argument("--version", action="version", version=f"gankit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -136,7 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
 def entry() -> NoReturn:
     """The `gankit` command and `python -m gankit`: `main`, then exit with its code."""
     choose_threading()
-    code = main()
+    try:
+        code = main()
+        sys.stdout.flush()  # inside the try: a reader that left (`| head -1`) shows here, not at exit
+    except BrokenPipeError:
+        # Python's recipe: point stdout at devnull, so the interpreter's final flush cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
     # One of torchrun's ranks: skip Python's teardown (dist.under_torchrun(), read here without importing
     # torch, which commands such as `gankit list` never load)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -230,8 +252,9 @@ def _config(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _train(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
     from gankit.checks import load_config
+    from gankit.paths import check_output_dir
     from gankit.training import dist, train
-    from gankit.training.rundir import find_latest_run, new_run_dir
+    from gankit.training.rundir import checkpoint_of, find_latest_run, new_run_dir
 
     _check_overrides(extra)
     if not (args.preset or args.config or args.resume is not None):
@@ -242,12 +265,12 @@ def _train(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
         overrides.append(f"train.steps={args.steps}")
     if args.seed is not None:
         overrides.append(f"train.seed={args.seed}")
-    run = Path(args.run_dir) if args.run_dir else None
+    run = check_output_dir(args.run_dir, "--run-dir") if args.run_dir else None
     if args.resume:  # --resume RUN: the run's own config
         if args.preset or args.config:
             raise GankitError("--resume RUN continues RUN with its own config.json: leave out --preset/--config "
                               "(or give --resume without RUN to continue the newest run of a preset)")
-        run = Path(args.resume)
+        run = check_output_dir(args.resume, "--resume")
     elif args.resume == "" and run is None:  # --resume alone: the newest run of this config under runs/
         if not (args.preset or args.config):
             raise GankitError("--resume without RUN continues the newest run of a config: give --preset NAME or "
@@ -256,12 +279,18 @@ def _train(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
     if args.resume is not None:
         if not (run / "config.json").is_file():
             raise GankitError(f"{str(run)!r} is not a run directory (no config.json in it)")
+        checkpoint_of(run)  # a damaged `latest` pointer fails here, in one line
+        stats = run / "stats.jsonl"
+        if stats.exists() and not stats.is_file():
+            raise GankitError(f"{str(stats)!r} is not a file: a resumed run appends its stats there; move it away")
         cfg = load_config(file=run / "config.json", overrides=overrides)
     else:
         cfg = load_config(preset=args.preset, file=args.config, overrides=overrides)
+        if run is None:  # runs/<name>: the config's name must make a folder name
+            check_output_dir(Path("runs") / cfg.name, "the run directory runs/<name>")
     if args.nproc is not None:  # check here, once, then start the processes
-        if args.nproc < 1:
-            raise GankitError(f"--nproc must be at least 1, got {args.nproc}")
+        if not 1 <= args.nproc <= MAX_NPROC:
+            raise GankitError(f"--nproc must be from 1 to {MAX_NPROC}, got {args.nproc}")
         if dist.under_torchrun():
             raise GankitError("--nproc starts the processes itself: under torchrun leave it out")
         if cfg.train.batch_size % args.nproc:
@@ -301,21 +330,23 @@ def _plot(args: argparse.Namespace) -> int:
     import json
 
     from gankit import plots
+    from gankit.paths import check_output_file
 
     run = Path(args.run)
     if not run.is_dir():
         raise GankitError(f"run directory {args.run!r} does not exist")
-    stats = plots.read_stats(run / "stats.jsonl")
-    if not stats:
-        raise GankitError(f"{str(run / 'stats.jsonl')!r} is missing or holds no stats lines yet")
     out = Path(args.out) if args.out else run / "losses.png"
     if out.suffix not in (".png", ".pdf", ".svg"):
         raise GankitError(f"--out {args.out!r} must end in .png, .pdf or .svg")
-    if not out.parent.is_dir():
-        raise GankitError(f"the folder of --out {args.out!r} does not exist")
+    check_output_file(out, "--out" if args.out else "the picture RUN/losses.png")
+    if (run / "stats.jsonl").exists() and not (run / "stats.jsonl").is_file():
+        raise GankitError(f"{str(run / 'stats.jsonl')!r} is a folder, not the run's stats file")
+    stats = plots.read_stats(run / "stats.jsonl")
+    if not stats:
+        raise GankitError(f"{str(run / 'stats.jsonl')!r} is missing or holds no stats lines yet")
     try:
         name = json.loads((run / "config.json").read_text()).get("name", run.name)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):  # a damaged config.json costs only the title
         name = run.name
     plots.plot_losses(stats, out, title=f"{name}, step {max(s['step'] for s in stats)}")
     alarms = [s for s in stats if "alarm" in s]
@@ -327,23 +358,28 @@ def _sample(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from gankit import plots
+    from gankit import memory, plots
+    from gankit.config import check_seed
+    from gankit.paths import check_output_file
     from gankit.training import draw_labels, load, sample
 
     out = Path(args.out)
     if out.suffix not in (".png", ".npy"):
         raise GankitError(f"--out {args.out!r} must end in .png or .npy")
-    if not out.parent.is_dir():
-        raise GankitError(f"the folder of --out {args.out!r} does not exist")
+    check_output_file(out, "--out")
+    check_output_file(out.with_name(f"{out.stem}-labels.npy"), "the labels file beside --out")
+    check_seed(args.seed, "--seed")
     if args.grid and args.label is not None:
         raise GankitError("give --class Y (samples of one class) or --grid (one row per class), not both")
+    if args.n is not None and args.n < 1:
+        raise GankitError(f"--n must be at least 1, got {args.n}")
     run = load(args.run)
     if (args.grid or args.label is not None) and not run.num_classes:
         raise GankitError(f"run {args.run!r} is unconditional (model.cond='none'): it takes no class label; "
                           "sample it without --class or --grid")
     n = args.n if args.n is not None else (10 if args.grid else 64)
-    if n < 1:
-        raise GankitError(f"--n must be at least 1, got {n}")
+    total = n * (run.num_classes if args.grid else 1)
+    memory.check_fits(memory.samples_bytes(total, run.shape), f"--n {n} samples of shape {run.shape}")
     if args.grid:  # rows of n samples: class 0, class 1, ...
         y = torch.arange(run.num_classes).repeat_interleave(n)
     else:
@@ -369,29 +405,46 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from gankit.metrics.evaluate import evaluate, report
+    from gankit import memory
+    from gankit.config import check_seed
+    from gankit.metrics.evaluate import METRICS, evaluable, evaluate, load_npy, report
+    from gankit.paths import check_output_file
     from gankit.training import load, sample
 
+    # Every input checked before the samples are drawn and scored (a minute or more): the data, the metric
+    # names, the seed, the sample count, and the two report files.
     target = Path(args.target)
     root = args.root
+    check_seed(args.seed, "--seed")
+    if args.data:
+        evaluable(args.data)
+    for name in args.metrics or []:
+        METRICS.get(name)
     if target.suffix == ".npy":
         if not target.is_file():
             raise GankitError(f"samples file {args.target!r} does not exist")
         if not args.data:
             raise GankitError("say which data the samples imitate: --data mnist, fashion-mnist, ring8, ...")
-        x = np.load(target, allow_pickle=False)  # never unpickle user files
         data, out = args.data, target.with_name(f"{target.stem}-eval")
+        _check_reports(out, check_output_file)
+        x = load_npy(target, "samples file").astype(np.float32)
         beside = target.with_name(f"{target.stem}-labels.npy")  # written by `gankit sample` for a conditional run
-        labels = np.load(beside, allow_pickle=False) if beside.is_file() else None
+        labels = load_npy(beside, "labels file", kinds="iu").astype(np.int64) if beside.is_file() else None
     else:
+        if args.n < 10:
+            raise GankitError(f"--n must be at least 10 samples, got {args.n}")
         run = load(target)
         data = args.data or run.config.data.name
+        evaluable(data)
+        out = target / f"eval-{run.step}"
+        _check_reports(out, check_output_file)
+        memory.check_fits(memory.samples_bytes(args.n, run.shape), f"--n {args.n} samples of shape {run.shape}")
         root = root or (run.config.data.root if data == run.config.data.name else None)
         labels = np.arange(args.n) % run.num_classes if run.num_classes else None  # every class equally
         x = sample(run, args.n, seed=args.seed, labels=labels, progress=True)
-        out = target / f"eval-{run.step}"
-    result = evaluate(x, data, metrics=args.metrics, root=root, download=args.download,
-                      baseline=not args.no_baseline, labels=labels)
+    with _flags(EVALUATE_FLAGS):
+        result = evaluate(x, data, metrics=args.metrics, root=root, download=args.download,
+                          baseline=not args.no_baseline, labels=labels, progress=None)  # bars on a terminal
     text = report(result, title=f"{args.target}: {data}")
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     out.with_suffix(".md").write_text(text)
@@ -400,13 +453,35 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _flags(names: dict[str, str]):
+    """Re-word a library error that names a config key so that it names this subcommand's flag instead."""
+    try:
+        yield
+    except GankitError as e:
+        text = str(e)
+        for key, flag in names.items():
+            text = text.replace(key, flag)
+        raise GankitError(text) from None
+
+
+def _check_reports(out: Path, check) -> None:
+    for suffix in (".json", ".md"):
+        check(out.with_suffix(suffix), "the report")
+
+
 def _theory(args: argparse.Namespace) -> int:
     import torch
 
+    from gankit.config import MAX_THREADS
+    from gankit.paths import check_output_dir
     from gankit.theory.report import TheoryOptions, make_case, theory_report
 
     if (args.data is None) != (args.model is None):
         raise GankitError("give both --data SPEC and --model SPEC (p_data and p_g), or neither for the default cases")
+    check_output_dir(args.out, "--out")
+    if not 0 <= args.threads <= MAX_THREADS:
+        raise GankitError(f"--threads must be from 0 to {MAX_THREADS} (0 = torch's default), got {args.threads}")
     given = {"d_steps": args.d_steps, "critic_steps": args.critic_steps, "saturation_steps": args.saturation_steps,
              "w1_samples": args.w1_samples, "grid_points": args.grid_points, "seed": args.seed}
     options = TheoryOptions(mnist=not args.no_mnist, **{k: v for k, v in given.items() if v is not None})
@@ -433,6 +508,9 @@ def _lab(args: argparse.Namespace) -> int:
         raise GankitError(f"--port must be from 0 to 65535, got {args.port}")
     if not 1 <= args.threads <= 64:
         raise GankitError(f"--threads must be from 1 to 64, got {args.threads}")
+    _check_host(args.host)
+    if Path(args.runs_dir).exists() and not Path(args.runs_dir).is_dir():
+        raise GankitError(f"--runs-dir {args.runs_dir!r} is a file, not a folder")
     from gankit.lab.server import serve
 
     try:
@@ -443,13 +521,41 @@ def _lab(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_host(host: str) -> None:
+    """An address the lab can listen on: an IP address or a host name this machine resolves."""
+    import ipaddress
+    import socket
+
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    valid = 0 < len(host) <= 253 and all(0 < len(p) <= 63 and p.replace("-", "").isalnum() and p.isascii()
+                                         and not p.startswith("-") and not p.endswith("-")
+                                         for p in host.rstrip(".").split("."))
+    try:
+        if valid:
+            socket.getaddrinfo(host, None)
+            return
+    except (OSError, UnicodeError):
+        pass
+    raise GankitError(f"--host {host!r} is not an IP address or a host name this machine resolves; "
+                      "e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)")
+
+
 def _features(args: argparse.Namespace) -> int:
     from importlib import resources
 
+    from gankit.config import check_seed
     from gankit.metrics import features
+    from gankit.paths import check_output_file
 
-    model, meta = features.train_classifier(args.data, args.root or Path("data") / args.data, seed=args.seed)
+    check_seed(args.seed, "--seed")
     out = Path(args.out) if args.out else Path(str(resources.files("gankit.metrics") / "weights" / f"{args.data}.pt"))
+    check_output_file(out, "--out" if args.out else "the shipped weights file")  # before minutes of training
+    with _flags(FEATURES_FLAGS):
+        model, meta = features.train_classifier(args.data, args.root or Path("data") / args.data, seed=args.seed)
     features.save_classifier(model, meta, out)
     print(f"test accuracy {100 * meta['test_accuracy']:.2f}%; wrote {out}")
     return 0

@@ -142,6 +142,16 @@ SECTIONS = ("data", "model", "objective", "opt_G", "opt_D", "train")
 PRECISIONS = typing.get_args(Precision)
 COMPILE_MODES = typing.get_args(CompileMode)
 PLACEMENTS = typing.get_args(Placement)
+# torch.manual_seed takes 0..2**64-1; gankit derives streams from a seed by adding to it (seed + 1, seed + 2,
+# seed + 100003 * rank), so seeds stop at 2**63 - 1, leaving room for every derived one.
+SEED_MAX = 2**63 - 1
+MAX_THREADS = 1024  # torch.set_num_threads beyond this is a typo, not a machine
+
+
+def check_seed(seed: int, name: str) -> None:
+    """A seed torch can take, with room for the streams derived from it: 0 <= seed <= SEED_MAX."""
+    if not 0 <= seed <= SEED_MAX:
+        raise GankitError(f"{name} must be from 0 to 2**63-1 ({SEED_MAX}), got {_short(seed)}")
 
 
 # ---------------------------------------------------------------------------- presets
@@ -169,8 +179,17 @@ def _preset_path(name: str):
 def _read_toml(path) -> dict:
     try:
         return tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise GankitError(f"config file {path} is not valid TOML: {e}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError) as e:  # ValueError: an int of 4,300+ digits
+        raise GankitError(f"config file {path} is not valid TOML: {_first_line(e)}") from None
+    except RecursionError:
+        raise GankitError(f"config file {path} nests its values too deeply to be a config") from None
+    except OSError as e:
+        raise GankitError(f"config file {path} cannot be read: {e.strerror or e}") from None
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 # ---------------------------------------------------------------------------- building
@@ -193,8 +212,12 @@ def read_config(preset: str | None = None, file: str | Path | None = None,
         if path.suffix == ".json":
             try:
                 raw = json.loads(path.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise GankitError(f"config file {path} is not valid JSON: {e}") from None
+            except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, or an int of 4,300+ digits
+                raise GankitError(f"config file {path} is not valid JSON: {_first_line(e)}") from None
+            except RecursionError:  # e.g. 100,000 levels of [
+                raise GankitError(f"config file {path} nests its values too deeply to be a config") from None
+            except OSError as e:
+                raise GankitError(f"config file {path} cannot be read: {e.strerror or e}") from None
         else:
             raw = _read_toml(path)
         if not isinstance(raw, dict):
@@ -231,10 +254,7 @@ def apply_override(cfg: Config, item: str) -> None:
     key = key.removeprefix("--")
     if not sep:
         raise GankitError(f"override {item!r} must look like --section.key=value")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        value = text
+    value = _json_or_str(text)
     if isinstance(value, str) and "," in text and not text.startswith('"'):
         value = [_json_or_str(v) for v in text.split(",")]  # --opt_G.betas=0.5,0.999
     parts = key.split(".")
@@ -249,8 +269,10 @@ def apply_override(cfg: Config, item: str) -> None:
 def _json_or_str(text: str):
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON (JSONDecodeError), or an int of 4,300+ digits: taken as a string
         return text
+    except RecursionError:
+        raise GankitError(f"override value {_short(text)} nests too deeply to be a config value") from None
 
 
 def _section(cfg: Config, name: str):
@@ -335,8 +357,11 @@ def check_config(cfg: Config) -> None:
     if cfg.data.image_size < 4 or cfg.data.channels not in (1, 3):
         raise GankitError(f"data.image_size must be at least 4 and data.channels 1 or 3; got "
                           f"{cfg.data.image_size} and {cfg.data.channels}")
-    if t.threads < 0:
-        raise GankitError(f"train.threads must be >= 0, got {t.threads}")
+    if not 0 <= t.threads <= MAX_THREADS:
+        raise GankitError(f"train.threads must be from 0 to {MAX_THREADS} (0 = torch's default), got {t.threads}")
+    check_seed(t.seed, "train.seed")
+    if "\x00" in cfg.name or not cfg.name.strip():
+        raise GankitError(f"name {cfg.name!r} must be a non-empty folder name without NUL bytes")
     if cfg.model.z_dim < 1:
         raise GankitError(f"model.z_dim must be at least 1, got {cfg.model.z_dim}")
     widths = [*cfg.model.g_hidden, *cfg.model.d_hidden]

@@ -24,15 +24,25 @@ def save_grid(images: np.ndarray, path: str | Path, *, pad: int = 2, cols: int |
     Image.fromarray(pixels[:, :, 0] if c == 1 else pixels).save(path)
 
 
+# Steps beyond this are not a run's (and would overflow matplotlib's floats); values beyond it are dropped too
+LARGEST = 1e300
+
+
 def read_stats(path: str | Path) -> list[dict]:
-    """The lines of a stats.jsonl; a line cut short by a killed process (or not a stats line) is skipped."""
+    """The lines of a stats.jsonl; a line cut short by a killed process, garbage bytes (invalid UTF-8, a
+    line too deep or too large for json) or anything that is not a stats line is skipped."""
+    path = Path(path)
+    try:
+        data = path.read_bytes() if path.is_file() else b""
+    except OSError:  # unreadable: as good as missing; callers say so
+        return []
     out = []
-    for text in Path(path).read_text().splitlines() if Path(path).is_file() else []:
+    for raw in data.splitlines():
         try:
-            line = json.loads(text)
-        except json.JSONDecodeError:
+            line = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
             continue
-        if isinstance(line, dict) and isinstance(line.get("step"), int):
+        if isinstance(line, dict) and type(line.get("step")) is int and 0 <= line["step"] < LARGEST:
             out.append(line)
     return out
 
@@ -60,7 +70,8 @@ def plot_losses(stats: list[dict], path: str | Path, *, title: str = "") -> None
                              squeeze=False)
     for ax, (name, keys) in zip(axes[0], groups):
         for key in keys:  # each key on the lines that have it (eval/ lines are separate)
-            points = [(s["step"], s[key]) for s in stats if isinstance(s.get(key), (int, float))]
+            points = [(s["step"], s[key]) for s in stats
+                      if isinstance(s.get(key), (int, float)) and abs(s[key]) < LARGEST]
             ax.plot([p[0] for p in points], [p[1] for p in points], label=key, marker="." if len(points) < 30 else None)
         if "estimate/value" in keys:  # V(D, G) >= -log 4 at the optimal D (Goodfellow 2014, Thm 1)
             ax.axhline(-math.log(4), color="gray", ls="--", lw=1, label="-log 4")

@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import http.client
 import math
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -143,9 +144,23 @@ def load_idx_set(
         mirrors = SETS[name]["mirrors"] if mirrors is None else mirrors
         if not mirrors:
             raise GankitError(f"no mirrors to download {name} from; give at least one base URL")
-        root.mkdir(parents=True, exist_ok=True)
-        for file in missing:
-            _download(file, root, md5s[file], mirrors, retries=retries, progress=progress)
+        made = [p for p in (root, *root.parents) if not p.exists()]  # removed again if nothing arrives
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise GankitError(f"cannot make the data folder {root} ({e.strerror or e}); set --data.root to a "
+                              "writable folder") from None
+        try:
+            for i, file in enumerate(missing):
+                _download(file, root, md5s[file], mirrors, retries=retries, progress=progress,
+                          others=len(missing) - i - 1)
+        except GankitError:
+            for folder in made:  # deepest first; a folder that holds anything (an earlier file) stays
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+            raise
     for file in files:
         actual = _md5(root / file)
         if actual != md5s[file]:
@@ -190,14 +205,17 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _download(file: str, root: Path, md5: str, mirrors: list[str], *, retries: int, progress: bool) -> None:
+def _download(file: str, root: Path, md5: str, mirrors: list[str], *, retries: int, progress: bool,
+              others: int = 0) -> None:
     """Downloads ``file`` into ``root`` from the first mirror that serves it with the right MD5.
 
     The bytes go to a temporary file in ``root`` that is renamed only after its MD5 matched, so the
     final name never holds a partial or wrong file. Network errors are retried ``retries`` times per
-    mirror; an MD5 mismatch or an HTTP 4xx moves on to the next mirror at once.
+    mirror; an MD5 mismatch, an HTTP 4xx or a host name that does not resolve (no network) moves on to
+    the next mirror at once. The error is one line: the file, each mirror once with its last failure,
+    and where to put the files by hand (``others``: missing files not yet tried, named by count).
     """
-    tried = []
+    failures: dict[str, str] = {}  # mirror -> its last failure
     for base in mirrors:
         url = base.rstrip("/") + "/" + file
         for attempt in range(1, retries + 1):
@@ -210,17 +228,22 @@ def _download(file: str, root: Path, md5: str, mirrors: list[str], *, retries: i
                         raise _WrongChecksum(actual)
                 return
             except _WrongChecksum as e:
-                tried.append(f"{url} (MD5 {e}, expected {md5})")
+                failures[base] = f"MD5 {e}, expected {md5}"
                 break
             except urllib.error.HTTPError as e:
-                tried.append(f"{url} (HTTP {e.code})")
+                failures[base] = f"HTTP {e.code}"
                 if 400 <= e.code < 500:
                     break
             except (OSError, http.client.HTTPException, ValueError) as e:  # network errors, short reads, bad URLs
-                tried.append(f"{url} ({' '.join(str(e).split())})")
+                reason = getattr(e, "reason", e)
+                failures[base] = " ".join(str(reason).split()) or type(e).__name__
+                if isinstance(reason, socket.gaierror) or isinstance(e, ValueError):  # offline or a bad URL
+                    break
+    more = f" (and {others} more missing file{'s' if others > 1 else ''})" if others else ""
+    tried = ", ".join(f"{base} ({why})" for base, why in failures.items())
     raise GankitError(
-        f"could not download {file}, tried: {'; '.join(tried)}; "
-        f"check the network or put the official file in {root} yourself"
+        f"could not download {file}{more} from any mirror: {tried}; check the network, or put the official "
+        f"files in {root} yourself (or point --data.root at a folder that holds them)"
     )
 
 

@@ -39,6 +39,7 @@ class Samples:
     labels: torch.Tensor | None = None  # (N,) the class each fake was drawn for (conditional samples)
     fake_split: str | None = None  # the fakes are the first N samples of this real split (the baseline): cached
     cache: bool = True  # real images' statistics from metrics/reference.py's cache
+    progress: bool | None = False  # bars on stderr for feature extraction; None: only on a terminal
     _stats: dict = field(default_factory=dict)
 
     @property
@@ -65,11 +66,12 @@ class Samples:
             split = self.reference.split if which == "real" else self.fake_split
             if split is None:
                 model = features.load_classifier(self.extractor)
-                self._stats[which] = RealStats.of(*features.extract(model, getattr(self, which)))
+                self._stats[which] = RealStats.of(*features.extract(model, getattr(self, which),
+                                                                    progress=self.progress, desc=f"{which} features"))
             else:
                 n = self.reference.n if which == "real" else len(self.fake)
                 self._stats[which] = real_stats(self.data, split, self.extractor, n, lambda: getattr(self, which),
-                                                cache=self.cache)
+                                                cache=self.cache, progress=self.progress)
         return self._stats[which]
 
     def features(self, which: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -217,11 +219,13 @@ def evaluable(data: str) -> Dataset:
 
 def evaluate(samples: np.ndarray | torch.Tensor, data: str, *, metrics: list[str] | None = None,
              root: str | Path | None = None, download: bool = False, baseline: bool = True,
-             seed: int = 0, labels: np.ndarray | torch.Tensor | None = None, cache: bool = True) -> dict:
+             seed: int = 0, labels: np.ndarray | torch.Tensor | None = None, cache: bool = True,
+             progress: bool | None = False) -> dict:
     """Score generated samples: images (N, 1, 28, 28) in [0, 1] or points (N, 2) in data units.
     `labels` (N,): the class each sample was drawn for (conditional samples), for `label_accuracy`.
     `cache`: take real images' feature statistics from the reference cache (metrics/reference.py); False
-    computes them afresh (same figures, to float rounding).
+    computes them afresh (same figures, to float rounding). `progress`: bars on stderr while features are
+    extracted (the slow part, ~a minute for 10,000 images and the baseline); None shows them on a terminal only.
 
     Returns {"metrics": {...}, "baseline": {...} (real vs real at the same N), "protocol": {...}}.
     """
@@ -252,13 +256,50 @@ def evaluate(samples: np.ndarray | torch.Tensor, data: str, *, metrics: list[str
                                  f"{100 * meta['test_accuracy']:.2f}%")
         if ref.valid:
             protocol["parzen"] = "sigma from logspace(-1, 0, 10) on train[50000:51000], scored on test"
-    result = {"protocol": protocol, "metrics": _run(names, Samples(data, fake, ref, y, cache=cache))}
+    result = {"protocol": protocol, "metrics": _run(names, Samples(data, fake, ref, y, cache=cache, progress=progress))}
     if baseline and ref.baseline is not None:  # real training samples, with their true labels
         base, base_labels = ref.baseline()
         n = len(fake)
         result["baseline"] = _run(names, Samples(data, base[:n], ref, base_labels[:n], fake_split=ref.baseline_split,
-                                                 cache=cache))
+                                                 cache=cache, progress=progress))
     return result
+
+
+def load_npy(path: str | Path, what: str, *, kinds: str = "iuf") -> np.ndarray:
+    """A .npy file as a plain numeric array, read without unpickling anything (`allow_pickle=False`).
+
+    Memory-mapped first, so a header that claims more data than the file holds fails before anything is
+    allocated; `kinds` are the numpy dtype kinds accepted ("iuf": integers and real floats; "iu": integers).
+
+    Raises:
+        GankitError: unreadable, not a .npy file (random bytes, truncated, an .npz), or an object, string,
+            complex, boolean or structured dtype.
+    """
+    path = Path(path)
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as e:  # object arrays (pickles), bad headers, a body shorter than the header says
+        if "pickle" in str(e).lower() or "object" in str(e).lower():
+            raise GankitError(f"{what} {str(path)!r} holds Python objects (dtype object), which gankit never "
+                              "unpickles; save a numeric array") from None
+        raise GankitError(f"{what} {str(path)!r} is not a readable .npy file ({_first_line(e)})") from None
+    except (OSError, EOFError, SyntaxError, TypeError) as e:
+        raise GankitError(f"{what} {str(path)!r} is not a readable .npy file ({_first_line(e)})") from None
+    if not isinstance(array, np.ndarray):  # np.load hands back an NpzFile for a zip archive
+        raise GankitError(f"{what} {str(path)!r} is an .npz archive, not one .npy array")
+    allowed = {"i": "signed integers", "u": "unsigned integers", "f": "real floats"}
+    if array.dtype.kind not in kinds:
+        raise GankitError(f"{what} {str(path)!r} has dtype {array.dtype}; allowed: "
+                          f"{', '.join(allowed[k] for k in kinds)}")
+    try:
+        return np.array(array)  # off the memory map: the file may be changed after this
+    except (OSError, ValueError) as e:
+        raise GankitError(f"{what} {str(path)!r} cannot be read ({_first_line(e)})") from None
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _has(entry: Dataset, needs: str | None) -> bool:

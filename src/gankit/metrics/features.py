@@ -325,7 +325,8 @@ def _check_name(name: str) -> None:
 
 
 @torch.no_grad()
-def extract(model: Classifier, images01: torch.Tensor, *, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+def extract(model: Classifier, images01: torch.Tensor, *, batch_size: int = 500, progress: bool | None = False,
+            desc: str = "features") -> tuple[torch.Tensor, torch.Tensor]:
     """Features and logits of many images, in batches, in eval mode (the model's mode is restored after).
 
     Computes in float32 on the model's device; features come back as float64 because the statistics built on
@@ -336,6 +337,8 @@ def extract(model: Classifier, images01: torch.Tensor, *, batch_size: int = 500)
         images01: (N, 1, 28, 28) with pixels in [0, 1], 0 = background (images in [-1, 1] must be mapped first:
             (x + 1) / 2).
         batch_size: images per forward pass; changes speed and memory, not the results (beyond ~1e-6).
+        progress: a tqdm bar on stderr; None shows it only on a terminal (tqdm's `disable=None`).
+        desc: the bar's label.
 
     Returns:
         Features, float64 (N, feature_dim), >= 0, and logits, float32 (N, 10), both on the CPU.
@@ -352,7 +355,9 @@ def extract(model: Classifier, images01: torch.Tensor, *, batch_size: int = 500)
     was_training = model.training
     model.eval()
     features, logits = [], []
-    for batch in images01.split(batch_size):
+    bar = tqdm(images01.split(batch_size), desc=desc, unit="batch", leave=False,
+               disable=None if progress is None else not progress)
+    for batch in bar:
         batch = batch.to(device, torch.float32).contiguous(memory_format=torch.channels_last)  # as the weights
         f, y = model.features_and_logits(batch)
         features.append(f.cpu().double())

@@ -70,7 +70,7 @@ def weights_sha256(model: torch.nn.Module) -> str:
 
 
 def real_stats(data: str, split: str, extractor: str, n: int, images: Callable[[], torch.Tensor], *,
-               cache: bool = True) -> RealStats:
+               cache: bool = True, progress: bool | None = False) -> RealStats:
     """The statistics of `n` real images of a data set's split under a shipped feature network, computed once.
 
     Args:
@@ -80,13 +80,14 @@ def real_stats(data: str, split: str, extractor: str, n: int, images: Callable[[
         n: the number of images `images()` returns (part of the key, so known before loading).
         images: loads the images, (n, 1, 28, 28) in [0, 1]; called only when neither cache holds them.
         cache: False computes them afresh and touches neither cache (as gankit did before caching).
+        progress: a bar on stderr while the features are computed; None: only on a terminal.
 
     Returns:
         The statistics; shared with later callers, do not modify them.
     """
     model = features.load_classifier(extractor)
     if not cache:
-        return _compute(model, images, n)
+        return _compute(model, images, n, progress, f"{data} {split} features")
     key = {"version": CACHE_VERSION, "data": data, "split": split, "extractor": extractor,
            "weights": weights_sha256(model), "n": n}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
@@ -96,7 +97,7 @@ def real_stats(data: str, split: str, extractor: str, n: int, images: Callable[[
     path = cache_dir() / "reference" / f"{_slug(data)}-{_slug(split)}-{_slug(extractor)}-n{n}-{digest[:16]}.pt"
     stats = _read(path, key)
     if stats is None:
-        stats = _compute(model, images, n)
+        stats = _compute(model, images, n, progress, f"{data} {split} features (cached after this)")
         _write(path, key, stats)
     _memory[digest] = stats
     while len(_memory) > MEMORY_ENTRIES:
@@ -104,11 +105,12 @@ def real_stats(data: str, split: str, extractor: str, n: int, images: Callable[[
     return stats
 
 
-def _compute(model: features.Classifier, images: Callable[[], torch.Tensor], n: int) -> RealStats:
+def _compute(model: features.Classifier, images: Callable[[], torch.Tensor], n: int, progress: bool | None = False,
+             desc: str = "reference features") -> RealStats:
     x = images()
     if len(x) != n:  # a wrong n would file these statistics under another key
         raise ValueError(f"the reference split holds {len(x)} images, not the {n} its key says")
-    return RealStats.of(*features.extract(model, x))
+    return RealStats.of(*features.extract(model, x, progress=progress, desc=desc))
 
 
 def _read(path: Path, key: dict) -> RealStats | None:

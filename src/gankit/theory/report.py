@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from gankit import memory
+from gankit.config import check_seed
 from gankit.errors import GankitError
 from gankit.theory import figures
 from gankit.theory.densities import Blend, Density, Gaussian1D, Grid, Mixture1D
@@ -39,7 +42,7 @@ from gankit.theory.identities import (
     wasserstein1,
 )
 from gankit.theory.saturation import generator_gradients, measure_generator_gradients
-from gankit.theory.specs import as_density, grid_for
+from gankit.theory.specs import as_density, dim_of, grid_for
 
 LOG4 = math.log(4)
 
@@ -86,6 +89,20 @@ class TheoryOptions:
             raise GankitError(f"grid-points must be >= 2, got {self.grid_points}")
         if not (self.d_lr > 0 and self.critic_lr > 0 and self.clip > 0 and self.gp_lambda >= 0):
             raise GankitError("learning rates and clip must be > 0, gp_lambda >= 0")
+        check_seed(self.seed, "--seed")
+        # W1 in 2D is exact optimal transport between w1-samples points: a (n, n) float64 cost matrix and its plan
+        memory.check_fits(self.w1_samples**2 * 8 * GRID_COPIES, f"--w1-samples {self.w1_samples} (W1 by optimal "
+                          "transport holds an n x n matrix)")
+
+
+# float64 arrays over a case's grid held at once (points, log densities, D*, the walk's mixtures, figures): a bound
+GRID_COPIES = 16
+
+
+def check_grid_memory(points: int, dim: int) -> None:
+    """Refuse --grid-points whose grid (points per axis, `dim` axes) cannot fit in memory, before it is made."""
+    memory.check_fits(points**dim * 8 * (dim + GRID_COPIES),
+                      f"--grid-points {points} ({points}^{dim} points of a {dim}D grid)")
 
 
 @dataclass
@@ -103,8 +120,15 @@ def make_case(data: str | Density, model: str | Density, *, grid: Grid | None = 
               grid_points: int | None = None) -> Case:
     """A case from specs (see `gankit.theory.specs`) or density objects; the grid is chosen when not given."""
     p, q = as_density(data), as_density(model)
+    if grid is None and grid_points is not None:
+        check_grid_memory(grid_points, dim_of(p))
     labels = [s if isinstance(s, str) else type(s).__name__ for s in (data, model)]
-    return Case(*labels, p, q, grid or grid_for(p, q, points=grid_points))
+    try:
+        grid = grid or grid_for(p, q, points=grid_points)
+    except OverflowError:  # a box or step so extreme (mean=1e308) that the point count is infinite
+        raise GankitError(f"{labels[0]} and {labels[1]} span too wide a range for a grid of finite points: choose "
+                          "means and spreads within about 1e6 of each other") from None
+    return Case(*labels, p, q, grid)
 
 
 def _fmt(v: float, digits: int = 9) -> str:
@@ -352,32 +376,38 @@ def theory_report(out: str | Path, cases: list[Case] | None = None, *, critic_pa
     opts = options or TheoryOptions()
     opts.validate()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     start = time.time()
     if cases is None:
         cases = [make_case(d, m, grid_points=opts.grid_points) for d, m in DEFAULT_CASES]
         critic_pairs = critic_pairs or [make_case(d, m, grid_points=opts.grid_points) for d, m in DEFAULT_CRITIC_PAIRS]
     critic_pairs = critic_pairs or cases
-    tasks = [f"case {i}" for i in range(1, len(cases) + 1)]
-    tasks += ["saturation"] * bool(opts.saturation_steps) + ["critic"] * bool(opts.critic_steps)
-    sections, summary = [], {"cases": [], "options": asdict(opts)}
-    with tqdm(total=len(tasks), desc="theory", disable=not progress, unit="part") as bar:
-        for i, case in enumerate(cases, 1):
-            bar.set_postfix_str(f"case {i}: {case.data} vs {case.model}")
-            text, result = _case_section(out, i, case, opts)
-            sections.append(text)
-            summary["cases"].append(result)
-            bar.update()
-        if opts.saturation_steps:
-            bar.set_postfix_str("saturation")
-            text, summary["saturation"] = _saturation_section(out, opts)
-            sections.append(text)
-            bar.update()
-        if opts.critic_steps:
-            bar.set_postfix_str("critics")
-            text, summary["critic"] = _critic_section(out, critic_pairs, opts)
-            sections.append(text)
-            bar.update()
+    made = [p for p in (out, *out.parents) if not p.exists()]  # removed again when a case fails
+    out.mkdir(parents=True, exist_ok=True)  # after the cases: a bad spec or grid leaves no empty folder behind
+    try:
+        tasks = [f"case {i}" for i in range(1, len(cases) + 1)]
+        tasks += ["saturation"] * bool(opts.saturation_steps) + ["critic"] * bool(opts.critic_steps)
+        sections, summary = [], {"cases": [], "options": asdict(opts)}
+        with tqdm(total=len(tasks), desc="theory", disable=not progress, unit="part") as bar:
+            for i, case in enumerate(cases, 1):
+                bar.set_postfix_str(f"case {i}: {case.data} vs {case.model}")
+                text, result = _case_section(out, i, case, opts)
+                sections.append(text)
+                summary["cases"].append(result)
+                bar.update()
+            if opts.saturation_steps:
+                bar.set_postfix_str("saturation")
+                text, summary["saturation"] = _saturation_section(out, opts)
+                sections.append(text)
+                bar.update()
+            if opts.critic_steps:
+                bar.set_postfix_str("critics")
+                text, summary["critic"] = _critic_section(out, critic_pairs, opts)
+                sections.append(text)
+                bar.update()
+    except GankitError:  # a case that cannot be computed (e.g. a density with no mass on its grid)
+        if made:  # the folders this call made hold only this call's partial report
+            shutil.rmtree(made[-1], ignore_errors=True)
+        raise
     summary["seconds"] = time.time() - start
     header = [
         "# Theory report: the optimal discriminator, the value function and W1 on known densities", "",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pickle
 import re
+import struct
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -82,8 +84,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.is_file():
         raise GankitError(f"checkpoint {str(path)!r} does not exist")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        with warnings.catch_warnings():  # torch warns about some foreign files before failing: the error says enough
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
+    # Damaged bytes reach torch's weights-only unpickler as any error at all (IndexError, KeyError, struct.error,
+    # UnicodeDecodeError, ... seen with random bytes); nothing in a file the loader refused is a gankit bug.
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, ValueError,
+            LookupError, TypeError, AttributeError, UnicodeDecodeError, struct.error) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise GankitError(f"{path} is not a readable checkpoint (corrupt or not saved by gankit): {first}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:

@@ -22,7 +22,7 @@ from gankit.errors import GankitError
 from gankit.models import build_models, sample_z
 from gankit.training.checkpoint import CHECKPOINT, latest_checkpoint, load_checkpoint
 
-__all__ = ["CHECKPOINT", "Run", "draw_labels", "find_latest_run", "load", "new_run_dir", "sample"]
+__all__ = ["CHECKPOINT", "Run", "checkpoint_of", "draw_labels", "find_latest_run", "load", "new_run_dir", "sample"]
 
 
 def new_run_dir(name: str, base: str | Path = "runs") -> Path:
@@ -42,12 +42,12 @@ def find_latest_run(name: str, base: str | Path = "runs") -> Path:
     base = Path(base)
     found = []
     for folder in base.iterdir() if base.is_dir() else []:
-        ckpt = latest_checkpoint(folder) if folder.is_dir() else None
-        if ckpt is None or not ckpt.is_file() or not (folder / "config.json").is_file():
-            continue
-        try:
+        try:  # a folder that is not a readable run (damaged `latest`, config.json of garbage) is passed over
+            ckpt = latest_checkpoint(folder) if folder.is_dir() else None
+            if ckpt is None or not ckpt.is_file() or not (folder / "config.json").is_file():
+                continue
             same = json.loads((folder / "config.json").read_text()).get("name") == name
-        except (json.JSONDecodeError, OSError, AttributeError):
+        except (ValueError, OSError, AttributeError, RecursionError):  # ValueError: JSON, UTF-8 decoding
             continue
         if same:
             found.append((ckpt.stat().st_mtime, folder.name, folder))
@@ -55,6 +55,16 @@ def find_latest_run(name: str, base: str | Path = "runs") -> Path:
         raise GankitError(f"no run of {name!r} with a checkpoint under {str(base)!r} to resume; start one "
                           f"without --resume, or give the run: --resume {base / name}")
     return max(found)[2]
+
+
+def checkpoint_of(run_dir: str | Path) -> Path:
+    """The run's newest checkpoint (`latest_checkpoint`), with a damaged `latest` pointer (garbage bytes, a
+    folder) a `GankitError` instead of a decoding error."""
+    try:
+        return latest_checkpoint(run_dir)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise GankitError(f"{str(Path(run_dir) / 'latest')!r} does not name a checkpoint ({type(e).__name__}); "
+                          f"delete it to use the newest checkpoint-<step>.pt") from None
 
 
 @dataclass
@@ -76,7 +86,7 @@ def load(run_dir: str | Path, device: str = "cpu") -> Run:
     path = Path(run_dir)
     if not path.is_dir():
         raise GankitError(f"run directory {str(path)!r} does not exist")
-    state = load_checkpoint(latest_checkpoint(path), map_location=device)
+    state = load_checkpoint(checkpoint_of(path), map_location=device)
     cfg = from_dict(state["config"])
     shape = tuple(state["shape"])
     num_classes = int(state.get("num_classes", 0))
