@@ -143,12 +143,3 @@ def test_python_api_example(tmp_path, monkeypatch):
     exec(compile(block, "README", "exec"), scope)
     assert scope["points"].shape == (1000, 2) and (tmp_path / "runs" / "ring8-ns" / "checkpoint.pt").is_file()
 
-
-def test_the_theory_snippet_runs(tmp_path, monkeypatch):
-    page = (ROOT / "docs" / "theory.md").read_text()
-    (block,) = [textwrap.dedent(b) for b in re.findall(r"```python\n(.*?)```", page, flags=re.S)]
-    monkeypatch.chdir(tmp_path)
-    block = block.replace("d_steps=2000, critic_steps=400", "d_steps=20, critic_steps=20")  # the same calls, shorter
-    assert "d_steps=20" in block
-    exec(compile(block, "docs/theory.md", "exec"), {})
-    assert (tmp_path / "theory-mixture" / "report.md").is_file()

@@ -71,7 +71,10 @@ def latest_checkpoint(run_dir: str | Path) -> Path:
         return run_dir / CHECKPOINT
     pointer = run_dir / LATEST
     if pointer.is_file():
-        named = run_dir / pointer.read_text().strip()
+        try:
+            named = run_dir / pointer.read_text().strip()
+        except (OSError, UnicodeDecodeError, ValueError):  # a damaged pointer: fall back to the numbered files
+            named = run_dir / CHECKPOINT
         if NUMBERED.fullmatch(named.name) and named.is_file():
             return named
     numbered = numbered_checkpoints(run_dir)

@@ -207,6 +207,9 @@ def _open_run_dir(cfg: Config, game: Game, run_dir: str | Path | None, *, resume
         if run_dir is None:
             raise GankitError("resume needs the run directory to continue")
         run_dir = Path(run_dir)
+        if (run_dir / "stats.jsonl").exists() and not (run_dir / "stats.jsonl").is_file():
+            raise GankitError(f"{run_dir / 'stats.jsonl'} is not a file; a run directory's stats.jsonl holds its "
+                              "log lines (move the folder away to resume)")
         path = latest_checkpoint(run_dir)
         game.load_state_dict(load_checkpoint(path, map_location=device), source=str(path))
         if main:
