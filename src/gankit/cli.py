@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="weight file to write (default: the one shipped in the package)")
     p.add_argument("--seed", type=int, default=0)
 
-    p = sub.add_parser("theory", help="optimal D, V(D*, G) = -log 4 + 2 JSD, W1 and saturation on known densities",
+    p = sub.add_parser("theory", help="the theory report: optimal D, V(D*, G) = -log 4 + 2 JSD, W1, saturation",
                        description="Write a Markdown report (report.md, PNG figures, a CSV per figure) on "
                                    "Goodfellow et al. 2014, Sec. 4 for p_data = --data against p_g = --model, with "
                                    "trained discriminators and WGAN critics against the closed forms; with neither, "
@@ -132,10 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, metavar="N", help="torch CPU threads (default: torch's own)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("lab", help="watch and steer a 2D GAN live in the browser (needs: pip install 'gankit[lab]')",
-                       description="Start the lab: a local web page that trains a 2D GAN with gankit's own steps and "
-                                   "shows D, G's manifold, gradients, D* and metrics live. Serves 127.0.0.1 only "
-                                   "unless --host says otherwise; nothing is fetched from the internet.")
+    p = sub.add_parser("lab", help="the browser lab: watch and steer a 2D GAN live (needs: pip install 'gankit[lab]')",
+                       description="Start the browser lab: a local web page that trains a 2D GAN with gankit's own "
+                                   "engine and shows D, G's manifold, gradients, D* and metrics live. Serves 127.0.0.1 "
+                                   "only unless --host says otherwise; nothing is fetched from the internet.")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; the lab has no login, so widen it with care)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
@@ -171,9 +171,9 @@ def entry() -> NoReturn:
 def choose_threading(environ: dict | None = None, busy: float | None = None) -> None:
     """Before torch loads (OpenMP reads this once): on a machine where another process keeps a core busy,
     OpenMP's idle threads sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE). Spinning threads fight the other
-    process for the cores (1.7x slower training with one busy core on 2 cores, and up to 8x with longer spins),
-    while on an idle machine spinning is faster (sleeping cost 14-22% there), so the policy follows the load
-    seen at start (`busy`: cores in use, measured over 0.1 s). A policy already in the environment is kept;
+    process for the cores and slow training several-fold, while on an idle machine spinning is faster, so the
+    policy follows the load seen at start (`busy`: cores in use, measured over 0.1 s). A policy already in the
+    environment is kept;
     the number of threads stays torch's default, or train.threads / --threads. benchmarks/busy_machine.py
     measures both cases."""
     environ = os.environ if environ is None else environ

@@ -181,8 +181,8 @@ def _distance_blocks(a: torch.Tensor, b: torch.Tensor):
     small enough that one block holds at most _BLOCK_ELEMENTS distances.
 
     Each distance is computed directly as sqrt(sum (a - b)^2), not by cdist's faster matmul form
-    ||a||^2 + ||b||^2 - 2 a.b: the matmul form rounds differently depending on the block's shape (we measured
-    1e-15 differences for the same pair in two blocks), which flips ball-boundary decisions whenever a fake point
+    ||a||^2 + ||b||^2 - 2 a.b: the matmul form rounds differently depending on the block's shape (differences of
+    about 1e-15 for the same pair in two blocks), which flips ball-boundary decisions whenever a fake point
     duplicates a real one (memorised training images), where the point at distance exactly the radius decides the
     count. The direct form is exact to rounding of a sum of positive terms, so equal points give equal distances
     wherever they sit. It costs ~6x the matmul form on CPU: about 17 s per 10,000 x 10,000 pass at d = 128 on one

@@ -56,9 +56,9 @@ def exit_worker(code: int) -> NoReturn:
 
     After the last collective, gloo's worker thread may still be releasing that collective's tensors, which
     takes the GIL; once the main thread has begun finalising Python, the thread is stopped inside C++ and
-    the process aborts ("terminate called without an active exception", SIGABRT) after a finished run.
-    Seen in 2 of 77 two-rank runs with the CPU busy (0 of 93 since); the core dump: ProcessGroupGloo::runLoop ->
-    ~AsyncBarrierWork -> TensorImpl::decref_pyobject -> take_gil -> pthread_exit. Files are closed by now."""
+    the process aborts ("terminate called without an active exception", SIGABRT) after a finished run
+    (ProcessGroupGloo::runLoop -> ~AsyncBarrierWork -> TensorImpl::decref_pyobject -> take_gil). Files are
+    closed by now."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

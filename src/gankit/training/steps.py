@@ -11,8 +11,8 @@ DDP would wait for D gradients that never come.
 
 `precision` (training/precision.py) runs the networks under bf16/fp16 autocast; the objective always
 sees fp32 logits. `scaler`: the optimizer's fp16 loss scaler (a pass-through otherwise).
-`measure_grad=False` leaves out `grad/D` / `grad/G`: one more pass over every gradient, about 8% of a step
-of the classic MLP at batch 64 on 2 CPU cores, so the loop measures it on every few steps only.
+`measure_grad=False` leaves out `grad/D` / `grad/G`: each is one more pass over every gradient, a noticeable
+share of a small MLP's step, so the loop measures them on every few steps only.
 """
 
 from __future__ import annotations
