@@ -42,3 +42,11 @@ def test_the_commands_page_lists_every_config_field_with_its_default():
         for f in fields:
             key = f.name if f is section else f"{section.name}.{f.name}"
             assert f"| `{key}` |" in text, f"docs/commands.md lacks the config field {key}"
+
+
+@pytest.mark.parametrize("path", [ROOT / "README.md", ROOT / "benchmarks" / "README.md", ROOT / "CHANGELOG.md",
+                                  *sorted((ROOT / "docs").glob("*.md"))], ids=lambda p: p.name)
+def test_every_relative_link_points_at_a_file(path):
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text()):
+        if "://" not in target:
+            assert (path.parent / target).exists(), f"{path.name} links to {target}, which does not exist"
