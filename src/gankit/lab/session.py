@@ -211,12 +211,13 @@ class LabSession:
         if not self._plan:  # an iteration finished: it counts as a step when it updated G
             self.queued -= 1
             if network == "g":
-                self.game.step += 1
+                self.game.end_iteration()
         return True
 
     def _begin(self, which: str) -> None:
         """Plan a new iteration: k D steps and g_steps G steps ("both"), or one step of one network."""
         t = self.cfg.train
+        self.game.begin_iteration()
         self._plan = ["d"] * critic_steps(self.step, t) + ["g"] * t.g_steps if which == "both" else [which]
 
     def _network_step(self) -> str:
@@ -237,12 +238,8 @@ class LabSession:
         self._before = {}
         name = SLOWMO[phase][0]
         if name == "d_update":
-            objective = self.game.objective
-            div = DIVERGENCES.get(self.cfg.objective.divergence) if objective.d_output == "fgan" else None
-            plane = views.plane_grid(self.bounds, HEAT_N)
             with _eval(self.G, self.D):
-                values = views.d_values(self.D, plane, d_output=objective.d_output, divergence=div,
-                                        num_classes=self.num_classes)
+                values = self._d_over(views.plane_grid(self.bounds, HEAT_N))
             self._before = {"heatmap": views.rounded(values.reshape(HEAT_N, HEAT_N))}
             if not self._plan:
                 self._begin("both")
@@ -255,12 +252,13 @@ class LabSession:
             with _eval(self.G, self.D), torch.no_grad():
                 self._before = {"fake": views.rounded(bind_labels(self.G, self.fake_labels)(self.z))}
             if not self._plan or "g" not in self._plan:
+                self.game.begin_iteration()
                 self._plan = ["g"] * self.cfg.train.g_steps
             steps = 0
             while self._plan:
                 self._network_step()
                 steps += 1
-            self.game.step += 1
+            self.game.end_iteration()
             self._before["steps"] = steps
             self._record()
         self.slowmo = phase
@@ -328,19 +326,13 @@ class LabSession:
         """The current frame as a JSON-ready dict (fields in the module docstring)."""
         with self.lock:
             self.frame += 1
-            G, D, layers, objective = self.G, self.D, self.layers, self.game.objective
-            was = G.training, D.training
-            G.eval()
-            D.eval()
-            try:
+            G, D, layers, objective, o = self.G, self.D, self.layers, self.game.objective, self.cfg.objective
+            with _eval(G, D):
                 fake, arrows = views.generator_arrows(G, D, objective, self.z, self.fake_labels)
-                o = self.cfg.objective
-                div = DIVERGENCES.get(o.divergence) if objective.d_output == "fgan" else None
                 heat = dstar = manifold = None
                 plane = views.plane_grid(self.bounds, HEAT_N)
                 if layers["heatmap"]:
-                    values = views.d_values(D, plane, d_output=objective.d_output, divergence=div,
-                                            num_classes=self.num_classes)
+                    values = self._d_over(plane)
                     finite = values[torch.isfinite(values)]
                     heat = {"n": HEAT_N, "values": views.rounded(values.reshape(HEAT_N, HEAT_N)),
                             "label": views.d_label(objective.d_output, o.name, o.divergence),
@@ -355,15 +347,12 @@ class LabSession:
                     manifold = [{**m, "points": views.rounded(m["points"])}
                                 for m in views.manifold(G, self.cfg.model, self.num_classes)]
                 self._update_metrics(fake)
-                model = self._model(fake, div)
-            finally:
-                G.train(was[0])
-                D.train(was[1])
-            rec = advice.recommended(o.name)
+                model = self._model(fake)
+            settings, rec = self.settings(), advice.recommended(o.name)
             if rec is not None:
-                rec = {**rec, "differs": advice.differs(rec, self.settings(), self.cfg)}
+                rec = {**rec, "differs": advice.differs(rec, settings, self.cfg)}
             return {"type": "frame", "game": self.game_id, "frame": self.frame, "step": self.step, "nimg": self.nimg,
-                    "running": self.running, "speed": self.speed, "settings": self.settings(),
+                    "running": self.running, "speed": self.speed, "settings": settings,
                     "layers": dict(layers), "bounds": list(self.bounds),
                     "real": views.rounded(self.real), "fake": views.rounded(fake),
                     "real_labels": None if self.real_labels is None else self.real_labels.tolist(),
@@ -375,15 +364,21 @@ class LabSession:
                     "noise": self._noise(), "slowmo": self._slowmo_frame(model), "recommended": rec,
                     "alarm": advice.stalled_generator(self.history)}
 
-    def _model(self, fake: torch.Tensor, div) -> dict:
+    def _d_over(self, x: torch.Tensor) -> torch.Tensor:
+        """D's values at points x (M, 2) as the objective reads them (views.d_values): P(real), T = g_f(V) or the
+        raw critic."""
+        objective = self.game.objective
+        div = DIVERGENCES.get(self.cfg.objective.divergence) if objective.d_output == "fgan" else None
+        return views.d_values(self.D, x, d_output=objective.d_output, divergence=div, num_classes=self.num_classes)
+
+    def _model(self, fake: torch.Tensor) -> dict:
         """The model overview (z -> G -> samples -> D -> loss): each box's sizes and a few current numbers (a
         handful of rows of z, fakes and reals; D's mean outputs on the drawn points; the latest losses)."""
         cfg, objective = self.cfg, self.game.objective
         record = self.history[-1] if self.history else {}
 
         def mean_d(x: torch.Tensor) -> float | None:
-            values = views.d_values(self.D, x, d_output=objective.d_output, divergence=div,
-                                    num_classes=self.num_classes)
+            values = self._d_over(x)
             values = values[torch.isfinite(values)]
             return views.number(values.mean()) if len(values) else None
 

@@ -94,19 +94,27 @@ class Game:
         over the gradients). Returns each step's detached scalar stats, D steps first."""
         k = critic_steps(self.step, self.cfg.train) if which == "both" else 1
         n = self.cfg.train.g_steps if which == "both" else 1
+        self.begin_iteration()
         stats = []
         if which in ("both", "d"):
             stats += [self.d_step(measure_grad=measure_grad and i == k - 1) for i in range(k)]
         if which in ("both", "g"):
             stats += [self.g_step(measure_grad=measure_grad and i == n - 1) for i in range(n)]
-            self.step += 1
+            self.end_iteration()
         return stats
 
-    def d_step(self, *, measure_grad: bool = False) -> dict[str, torch.Tensor]:
-        """One D step on a fresh real batch (the schedules first); callers that split an iteration into its
-        steps (the lab's slices) call this, `g_step` and then count the iteration with `step += 1`."""
-        cfg, t = self.cfg, self.cfg.train
+    def begin_iteration(self) -> None:
+        """The learning rates and momenta of this iteration (they depend on the step count)."""
         self._schedule()
+
+    def end_iteration(self) -> None:
+        """Count an iteration that updated G: `step` counts iterations."""
+        self.step += 1
+
+    def d_step(self, *, measure_grad: bool = False) -> dict[str, torch.Tensor]:
+        """One D step on a fresh real batch. Callers that split an iteration into its steps (the lab's slices)
+        call `begin_iteration()`, then this and `g_step`, then `end_iteration()`."""
+        cfg, t = self.cfg, self.cfg.train
         real, labels = self.dataset.sample(self.batch, self.index_generator)
         real = real.contiguous(memory_format=self.layout) if real.ndim == 4 else real
         z = sample_z(self.batch, cfg.model, generator=self.generator)
@@ -118,9 +126,8 @@ class Game:
         return stats
 
     def g_step(self, *, measure_grad: bool = False) -> dict[str, torch.Tensor]:
-        """One G step (the schedules first), then the EMA update."""
+        """One G step, then the EMA update."""
         cfg, t = self.cfg, self.cfg.train
-        self._schedule()
         z = sample_z(self.batch, cfg.model, generator=self.generator)
         y = self.dataset.sample_labels(self.batch, self.index_generator) if self.num_classes else None  # y ~ p(y)
         stats = g_step(self.G_ddp_run, self.D_run, self.opt_G, objective=self.objective, z=z, y=y,
@@ -130,8 +137,6 @@ class Game:
         return stats
 
     def _schedule(self) -> None:
-        """Learning rates and momenta for this iteration (they depend on the step only, so calling it once per
-        network step is the same as once per iteration)."""
         schedule(self.opt_G, self.cfg.opt_G, self.step, self.lr_scale)
         schedule(self.opt_D, self.cfg.opt_D, self.step, self.lr_scale)
 
