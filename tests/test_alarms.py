@@ -147,3 +147,40 @@ def test_a_strong_d_saturates_the_minimax_game_but_not_the_non_saturating_one(tm
     assert len(found) == alarms
     if alarms:
         assert found[0]["network"] == "D" and 100 <= found[0]["step"] <= 160
+
+
+def test_runaway_compares_the_samples_with_the_data_scale():
+    from gankit.training.alarms import RUNAWAY, Runaway
+
+    real = torch.tensor([[4.0, -1.0], [0.5, 2.0]])  # largest |coordinate| 4
+    runaway = Runaway(real)
+    assert runaway.check(torch.full((3, 2), -RUNAWAY * 4.0), step=7) is None  # exactly at the limit: not yet
+    alarm = runaway.check(torch.tensor([[0.0, 0.0], [-401.0, 1.0]]), step=7)
+    assert alarm["alarm"] == "runaway" and alarm["action"] == "stop" and alarm["network"] == "G"
+    message = alarm["message"]
+    assert "at step 7" in message and "401" in message and "largest |coordinate| 4" in message
+    assert runaway.check(torch.tensor([[math.nan, 0.0]]), step=8) is not None  # NaN samples have run off too
+    assert runaway.check(torch.tensor([[math.inf, 0.0]]), step=8) is not None
+
+
+def test_a_generator_running_off_stops_the_run_with_exit_3(tmp_path, capsys):
+    from gankit.cli import main
+
+    # Pearson chi^2's critic is unbounded (g_f(v) = v): at lr 1e-2 on the grid, whose modes are 2 apart with
+    # std 0.05, G's samples reach ~1e4 within 50 steps (x100 the data's largest coordinate, 4.2, is 420).
+    run = tmp_path / "r"
+    code = main(["train", "--preset", "grid25-ns", "--run-dir", str(run), "--steps", "400", "--no-progress",
+                 "--train.log_every=50", "--objective.name=fgan", "--objective.divergence=pearson",
+                 "--opt_D.lr=1e-2", "--opt_G.lr=1e-2"])
+    out, err = capsys.readouterr()
+    assert code == 3 and "run stopped by an alarm" in out
+    assert "gankit: alarm: G's samples ran off at step" in err
+    last = lines(run)[-1]
+    assert last["alarm"] == "runaway" and last["action"] == "stop" and last["step"] < 400
+    assert "no checkpoint had been written yet" in last["message"]  # none before the stop; none of the runaway
+    assert not (run / "checkpoint.pt").exists()
+
+
+def test_a_healthy_toy_run_never_raises_the_runaway_alarm(tmp_path):
+    run = train(small(40, "train.log_every=5"), run_dir=tmp_path / "r", progress=False)
+    assert not any(line.get("alarm") == "runaway" for line in lines(run))

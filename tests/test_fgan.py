@@ -1,7 +1,7 @@
 """f-GAN divergences (Nowozin et al. 2016) against quadrature, closed forms and hand computation.
 
-The contract tests run over every registered divergence plus a user-defined one (Amari's alpha-divergence,
-as in the module docstring), so a newly registered divergence is checked the same way.
+The contract tests run over every registered divergence (the alpha and weighted Jensen-Shannon families with a
+few members each) plus a user-defined one, so a newly registered divergence is checked the same way.
 """
 
 import dataclasses
@@ -29,7 +29,8 @@ ALPHA = Divergence(
     # Without it, t = g_f(v) rounds onto the edge 1 / (1 - A) in float32 from v ~ 17 on and f*(t) = inf.
     f_star_g_f=lambda v: torch.expm1(A * v / (1 - A)) / A,
 )
-ALL = [DIVERGENCES.get(name) for name in DIVERGENCES.names()] + [ALPHA]
+ALL = [DIVERGENCES.get(name) for name in DIVERGENCES.names()] + [ALPHA, DIVERGENCES.get("alpha-1.5"),
+                                                                  DIVERGENCES.get("weighted-js-0.9")]
 every_divergence = pytest.mark.parametrize("div", ALL, ids=lambda d: d.name)
 
 # P = N(0, 1) (data), Q = N(0.5, 1.2^2) (generator), on a fine float64 grid; p/q lies in (0, 1.61].
@@ -101,6 +102,30 @@ REFERENCE = {
 }
 
 
+def alpha_on_grid(a: float) -> float:
+    """(int p^a q^(1-a) - 1) / (a (a - 1)), Amari's alpha-divergence written from p and q."""
+    return (integrate(P**a * Q ** (1 - a)) - 1) / (a * (a - 1))
+
+
+def weighted_js_on_grid(pi: float) -> float:
+    """pi KL(P || M) + (1 - pi) KL(Q || M), M = pi P + (1 - pi) Q, written from p and q."""
+    m = pi * P + (1 - pi) * Q
+    return integrate(pi * P * torch.log(P / m) + (1 - pi) * Q * torch.log(Q / m))
+
+
+# The parametric families of Table 2, a few members each, by the same kind of reference.
+FAMILY_REFERENCE = {
+    "alpha-0.3": lambda: alpha_on_grid(0.3),
+    "alpha-0.5": lambda: alpha_on_grid(0.5),
+    "alpha-2": lambda: alpha_on_grid(2.0),  # finite here: p^2 / q is integrable for 2 SD_Q^2 > SD_P^2
+    "alpha--1": lambda: alpha_on_grid(-1.0),
+    "alpha-1.5": lambda: alpha_on_grid(1.5),
+    "weighted-js-0.3": lambda: weighted_js_on_grid(0.3),
+    "weighted-js-0.5": lambda: weighted_js_on_grid(0.5),
+    "weighted-js-0.9": lambda: weighted_js_on_grid(0.9),
+}
+
+
 def test_the_nine_divergences_of_table_6_are_registered():
     assert set(REFERENCE) <= set(DIVERGENCES.names())
     for name in REFERENCE:
@@ -111,6 +136,72 @@ def test_the_nine_divergences_of_table_6_are_registered():
 @pytest.mark.parametrize("name", sorted(REFERENCE))
 def test_divergence_by_quadrature_matches_the_reference(name):
     assert d_f(DIVERGENCES.get(name)) == pytest.approx(REFERENCE[name](), rel=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY_REFERENCE))
+def test_family_member_by_quadrature_matches_the_reference(name):
+    assert d_f(DIVERGENCES.get(name)) == pytest.approx(FAMILY_REFERENCE[name](), rel=1e-6)
+
+
+@pytest.mark.parametrize("member, other, scale", [
+    ("alpha-2", "pearson", 0.5),  # f = (u - 1)^2 / 2
+    ("alpha--1", "neyman", 0.5),  # f = (u - 1)^2 / (2u)
+    ("alpha-0.5", "squared-hellinger", 2.0),  # f = 2 (sqrt(u) - 1)^2
+    ("weighted-js-0.5", "jensen-shannon", 0.5),  # the JSD; jensen-shannon is 2 JSD
+])
+def test_family_members_that_are_other_divergences(member, other, scale):
+    u = torch.logspace(-3, 3, 61, dtype=f64)
+    torch.testing.assert_close(DIVERGENCES.get(member).f(u), scale * DIVERGENCES.get(other).f(u))
+    assert d_f(DIVERGENCES.get(member)) == pytest.approx(scale * d_f(DIVERGENCES.get(other)), rel=1e-9)
+
+
+def test_alpha_tends_to_kl_and_reverse_kl():
+    # a -> 1: (u^a - 1 - a (u - 1)) / (a (a - 1)) -> u log u - u + 1, whose D_f is KL; a -> 0: reverse KL.
+    assert d_f(DIVERGENCES.get("alpha-0.999")) == pytest.approx(REFERENCE["kl"](), rel=1e-3)
+    assert d_f(DIVERGENCES.get("alpha-0.001")) == pytest.approx(REFERENCE["reverse-kl"](), rel=1e-3)
+
+
+def test_the_family_member_is_the_user_example():
+    # The hand-written alpha = 0.3 above (a user's registration) and the built-in family's member agree on
+    # f, f' and f*; their activations differ only in scale: the member's raw output is 0.7 times the user's.
+    member, v = DIVERGENCES.get("alpha-0.3"), torch.linspace(-8.0, 8.0, 33, dtype=f64)
+    u = torch.logspace(-2, 2, 41, dtype=f64)
+    for fn in ("f", "f_prime"):
+        torch.testing.assert_close(getattr(member, fn)(u), getattr(ALPHA, fn)(u))
+    t = ALPHA.g_f(v)
+    torch.testing.assert_close(member.f_star(t), ALPHA.f_star(t))
+    torch.testing.assert_close(member.g_f(v / 0.7), t)
+    torch.testing.assert_close(member.f_star_of_output(v / 0.7), ALPHA.f_star_of_output(v))
+
+
+def test_alpha_and_weighted_js_critics_output_the_log_density_ratio():
+    # The optimal critic T* = f'(p / q) is g_f(v) at v = log(p / q) (alpha), log(pi p / ((1 - pi) q)) (weighted JS).
+    u = torch.logspace(-3, 3, 61, dtype=f64)
+    for name in ("alpha-0.3", "alpha-2", "alpha--1"):
+        div = DIVERGENCES.get(name)
+        torch.testing.assert_close(div.g_f(torch.log(u)), div.f_prime(u))
+    div = DIVERGENCES.get("weighted-js-0.3")
+    torch.testing.assert_close(div.g_f(torch.log(0.3 * u / 0.7)), div.f_prime(u))
+
+
+@pytest.mark.parametrize("name", ["alpha-1", "alpha-0", "alpha-inf", "alpha-nan", "weighted-js-0", "weighted-js-1",
+                                  "weighted-js-1.5", "weighted-js--0.2"])
+def test_family_members_outside_the_family_are_refused(name):
+    with pytest.raises(GankitError, match="alpha|pi"):
+        DIVERGENCES.get(name)
+    assert name not in DIVERGENCES
+
+
+def test_a_family_member_trains_from_the_config():
+    from gankit import load_config
+    from gankit.objectives import make_objective
+
+    cfg = load_config(preset="ring8-ns", overrides=["objective.name=fgan", "objective.divergence=alpha-0.7"])
+    real_v, fake_v = torch.tensor(REAL_V), torch.tensor(FAKE_V)
+    objective = make_objective(cfg.objective)
+    assert objective.d_loss(real_v, fake_v).item() == pytest.approx(-bound("alpha-0.7", real_v, fake_v).item())
+    with pytest.raises(GankitError, match="alpha-divergence needs a finite alpha other than 0 and 1; got 1"):
+        load_config(preset="ring8-ns", overrides=["objective.name=fgan", "objective.divergence=alpha-1"])
 
 
 @every_divergence
@@ -182,6 +273,9 @@ def test_activation_maps_into_the_domain_of_the_conjugate(div):
         ("squared-hellinger", [1.0, 2.0]),
         ("jensen-shannon", [math.log(2), 1.0]),
         ("gan", [0.0, 0.5]),
+        ("alpha-0.5", [2.0, 3.0]),  # dom f* = (-inf, 1 / (1 - a))
+        ("alpha--1", [0.51, 1.0]),  # dom f* = (-inf, 1 / 2], the edge included (u = 0)
+        ("weighted-js-0.3", [-0.3 * math.log(0.3), 1.0]),  # dom f* = (-inf, -pi log pi)
     ],
 )
 def test_conjugate_is_infinite_outside_its_domain(name, outside):
@@ -215,6 +309,12 @@ HAND = {
     "jeffrey": (lambda v: v, jeffrey_f_star_by_hand),
     "jensen-shannon": (lambda v: math.log(2) - math.log(1 + math.exp(-v)), lambda t: -math.log(2 - math.exp(t))),
     "gan": (lambda v: -math.log(1 + math.exp(-v)), lambda t: -math.log(1 - math.exp(t))),
+    # alpha: 1 + (a - 1) g_f(v) = e^{(a - 1) v}, f*(t) = ((1 + (a - 1) t)^(a / (a - 1)) - 1) / a
+    "alpha-0.3": (lambda v: (1 - math.exp(-0.7 * v)) / 0.7, lambda t: ((1 - 0.7 * t) ** (0.3 / -0.7) - 1) / 0.3),
+    "alpha-2": (lambda v: math.exp(v) - 1, lambda t: ((1 + t) ** 2 - 1) / 2),
+    # pi = 0.3: g_f(v) = pi log(sigmoid(v) / pi), f*(t) = (1 - pi) log((1 - pi) / (1 - pi e^{t / pi}))
+    "weighted-js-0.3": (lambda v: 0.3 * math.log(1 / (1 + math.exp(-v)) / 0.3),
+                        lambda t: 0.7 * math.log(0.7 / (1 - 0.3 * math.exp(t / 0.3)))),
 }
 REAL_V = [1.5, -0.5, 0.2, 3.0]  # raw critic outputs V(x), fixed
 FAKE_V = [-1.0, 0.7, 2.5]

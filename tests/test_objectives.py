@@ -69,6 +69,41 @@ def test_value_at_d_one_half_is_minus_log_4():
     assert adversarial.value(zeros, zeros).item() == pytest.approx(-math.log(4), rel=1e-6)
 
 
+@pytest.mark.parametrize("name", ["ns", "hinge", "fgan"])
+def test_lipschitz_gp_is_added_to_any_objective_but_wgan_gp(name):
+    plain = make_objective(ObjectiveConfig(name=name))
+    with_gp = make_objective(ObjectiveConfig(name=name, lipschitz_gp=0.5))
+    assert plain.penalties == () and len(with_gp.penalties) == 1
+    D = torch.nn.Linear(3, 1)
+    with torch.no_grad():
+        D.weight.copy_(torch.tensor([[1.0, 2.0, 2.0]]))  # ||grad D|| = ||w|| = 3 at every interpolate
+    x, y = torch.randn(5, 3), torch.randn(5, 3)
+    # lambda (||grad|| - 1)^2 = 0.5 * (3 - 1)^2 = 2
+    assert with_gp.penalties[0](D, x, y, 0).item() == pytest.approx(2.0)
+    # wgan-gp has its own gp_lambda: lipschitz_gp does not add a second penalty
+    assert len(make_objective(ObjectiveConfig(name="wgan-gp", lipschitz_gp=0.5)).penalties) == 1
+
+
+def test_a_bounded_fgan_critic_squashes_its_output_before_the_activation():
+    from gankit.objectives import fgan
+
+    real, fake = torch.tensor([30.0, 0.5, -40.0]), torch.tensor([-2.0, 25.0])
+    for div, form in (("kl", "alternative"), ("pearson", "saddle"), ("reverse-kl", "saddle")):
+        cfg = ObjectiveConfig(name="fgan", divergence=div, g_form=form, critic_bound=5.0)
+        bounded = make_objective(cfg)
+        squash = lambda v: 5.0 * torch.tanh(v / 5.0)  # noqa: E731 -- values in (-5, 5)
+        assert bounded.d_loss(real, fake).item() == pytest.approx(
+            fgan.critic_loss(div, squash(real), squash(fake)).item(), rel=1e-6)
+        assert bounded.g_loss(fake).item() == pytest.approx(
+            fgan.generator_loss(div, squash(fake), form=form).item(), rel=1e-6)
+        estimate = bounded.estimates(real, fake)["estimate/f_divergence"]
+        assert estimate.item() == pytest.approx(fgan.bound(div, squash(real), squash(fake)).item(), rel=1e-6)
+    # KL's e^{v - 1} at v = 25 is 2.6e10; bounded, the critic's loss stays below e^{5 - 1} = 54.6 per sample
+    kl = make_objective(ObjectiveConfig(name="fgan", divergence="kl", critic_bound=5.0))
+    assert kl.d_loss(real, fake).item() < 5 + math.exp(4)
+    assert make_objective(ObjectiveConfig(name="fgan", divergence="kl")).d_loss(real, fake).item() > 1e10
+
+
 @pytest.mark.parametrize("name", OBJECTIVES.names())
 def test_every_objective_gives_scalar_losses_and_estimates(name):
     obj = make_objective(ObjectiveConfig(name=name))

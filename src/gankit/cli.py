@@ -306,7 +306,7 @@ def _train(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
     from gankit.plots import read_stats
 
     last = (read_stats(run_dir / "stats.jsonl") or [{}])[-1]
-    stopped = last.get("alarm") == "nonfinite" and last.get("action") == "stop"  # exit 3: a NaN/Inf stopped it
+    stopped = "alarm" in last and last.get("action") == "stop"  # exit 3: a NaN/Inf or a runaway G stopped it
     if os.environ.get("RANK", "0") == "0":
         print(f"run stopped by an alarm (see above): {run_dir}" if stopped else f"run finished: {run_dir}")
     return 3 if stopped else 0
@@ -569,11 +569,19 @@ def _list(what: str) -> int:
     from gankit.objectives import OBJECTIVES, reading
     from gankit.objectives.fgan import DIVERGENCES
 
+    from gankit.objectives import toy
+
+    notes = {}  # name -> a second line: the settings that work on the 2D toy data
     if what == "presets":
         rows = [(n, preset_description(n)) for n in preset_names()]
     elif what == "objectives":  # what D outputs, and the logged statistic that estimates the divergence
         rows = [(n, f"[D: {reading(n).d_output}{_estimate_key(reading(n).estimate)}] {OBJECTIVES.describe(n)}")
                 for n in OBJECTIVES.names()]
+        notes = {n: toy.describe(n) for n in OBJECTIVES.names() if n in toy.RECIPES}
+        notes["fgan"] = "toy data: settings per divergence in `gankit list divergences`"
+    elif what == "divergences":  # the registered ones, then the parametric families
+        rows = [(n, DIVERGENCES.describe(n)) for n in DIVERGENCES.names()] + list(DIVERGENCES.families().items())
+        notes = {n: toy.describe(toy.key("fgan", n)) for n in DIVERGENCES.names() if toy.key("fgan", n) in toy.RECIPES}
     elif what == "datasets":  # kind, shape, classes, what evaluates it
         from gankit.data import dataset_summary
 
@@ -581,11 +589,12 @@ def _list(what: str) -> int:
     elif what == "models":  # the fields each family reads besides z_dim and the widths
         rows = [(n, f"{MODELS.describe(n)}{_family_notes(family(n))}") for n in MODELS.names()]
     else:
-        registry = {"divergences": DIVERGENCES, "metrics": METRICS}[what]
-        rows = [(n, registry.describe(n)) for n in registry.names()]
+        rows = [(n, METRICS.describe(n)) for n in METRICS.names()]
     width = max(len(n) for n, _ in rows)
     for name, text in rows:
         print(f"{name:<{width}}  {text}")
+        if name in notes:
+            print(f"{'':<{width}}    {notes[name]}")
     return 0
 
 

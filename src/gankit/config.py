@@ -74,10 +74,12 @@ class ObjectiveConfig:
     name: str = "ns"  # a registered objective (`gankit list objectives`)
     clip: float = 0.01  # wgan: critic weights clipped to [-clip, clip] after every critic step
     gp_lambda: float = 10.0  # wgan-gp: weight of the gradient penalty (Gulrajani et al. 2017)
+    lipschitz_gp: float = 0.0  # any objective but wgan-gp: lambda of the same gradient penalty, a Lipschitz D; 0 = off
     r1_gamma: float = 0.0  # R1 penalty gamma/2 E||grad D(x)||^2 on real data, with any objective; 0 = off
     r1_interval: int = 1  # lazy R1: applied every N discriminator steps, scaled by N (StyleGAN2)
     divergence: str = "jensen-shannon"  # fgan: a registered f-divergence (`gankit list divergences`)
     g_form: GForm = "saddle"  # fgan generator loss: "saddle" (minimise the bound) or "alternative"
+    critic_bound: float = 0.0  # fgan: V(x) squashed to critic_bound * tanh(V / critic_bound), a bounded critic; 0 = off
 
 
 @dataclass
@@ -351,9 +353,11 @@ def check_config(cfg: Config) -> None:
     if not 0 < t.collapse_drop < 1:
         raise GankitError(f"train.collapse_drop must be in (0, 1), got {t.collapse_drop}")
     o = cfg.objective
-    if o.clip <= 0 or o.gp_lambda < 0 or o.r1_gamma < 0 or o.r1_interval < 1:
-        raise GankitError("objective.clip must be > 0, gp_lambda and r1_gamma >= 0, r1_interval >= 1; got "
-                          f"{o.clip}, {o.gp_lambda}, {o.r1_gamma}, {o.r1_interval}")
+    if (o.clip <= 0 or o.gp_lambda < 0 or o.lipschitz_gp < 0 or o.r1_gamma < 0 or o.r1_interval < 1
+            or o.critic_bound < 0):
+        raise GankitError("objective.clip must be > 0, gp_lambda, lipschitz_gp, r1_gamma and critic_bound >= 0, "
+                          f"r1_interval >= 1; got {o.clip}, {o.gp_lambda}, {o.lipschitz_gp}, {o.r1_gamma}, "
+                          f"{o.critic_bound}, {o.r1_interval}")
     if cfg.data.image_size < 4 or cfg.data.channels not in (1, 3):
         raise GankitError(f"data.image_size must be at least 4 and data.channels 1 or 3; got "
                           f"{cfg.data.image_size} and {cfg.data.channels}")

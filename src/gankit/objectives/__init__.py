@@ -111,13 +111,17 @@ def _ls(cfg: ObjectiveConfig) -> Objective:
                      Reading("fgan", Estimate("estimate/f_divergence", "{divergence}: lower bound on D_f")))
 def _fgan(cfg: ObjectiveConfig) -> Objective:
     div = fgan.DIVERGENCES.get(cfg.divergence)
+    b = cfg.critic_bound
+
+    def v(out: Tensor) -> Tensor:  # the critic's output, squashed into (-b, b) when bounded
+        return b * torch.tanh(out / b) if b else out
 
     def estimates(real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
-        return {"D/real": div.g_f(real_out).mean(), "D/fake": div.g_f(fake_out).mean(),
-                "estimate/f_divergence": fgan.bound(div, real_out, fake_out)}
+        return {"D/real": div.g_f(v(real_out)).mean(), "D/fake": div.g_f(v(fake_out)).mean(),
+                "estimate/f_divergence": fgan.bound(div, v(real_out), v(fake_out))}
 
-    return Objective(lambda r, f: fgan.critic_loss(div, r, f),
-                     lambda f: fgan.generator_loss(div, f, form=cfg.g_form), estimates)
+    return Objective(lambda r, f: fgan.critic_loss(div, v(r), v(f)),
+                     lambda f: fgan.generator_loss(div, v(f), form=cfg.g_form), estimates)
 
 
 def reading(name: str) -> Reading:
@@ -141,6 +145,11 @@ def make_objective(cfg: ObjectiveConfig) -> Objective:
         if estimate is not None:
             estimate = dataclasses.replace(estimate, label=estimate.label.format_map(dataclasses.asdict(cfg)))
         objective = dataclasses.replace(objective, d_output=read.d_output, estimate=estimate)
+    if cfg.lipschitz_gp > 0 and cfg.name != "wgan-gp":  # (f, Gamma)-divergences: a Lipschitz D (Birrell 2022)
+        def gp(D: nn.Module, real: Tensor, fake: Tensor, index: int) -> Tensor:
+            return cfg.lipschitz_gp * penalties.gradient_penalty(D, real, fake)
+
+        objective = dataclasses.replace(objective, penalties=(*objective.penalties, gp))
     if cfg.r1_gamma > 0:
         def r1(D: nn.Module, real: Tensor, fake: Tensor, index: int) -> Tensor | None:
             weight = penalties.lazy_weight(index, cfg.r1_interval)

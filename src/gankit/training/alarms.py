@@ -1,6 +1,7 @@
 """Alarms raised while training: a NaN/Inf loss or weight (the run stops, or rolls back), a saturated
 discriminator (D(x) -> 1, D(G(z)) -> 0 and G's gradient vanishing: the saturation of Goodfellow et al.
-2014, Sec. 3) and mode collapse (modes captured, or the entropy of the class histogram, falling).
+2014, Sec. 3), mode collapse (modes captured, or the entropy of the class histogram, falling) and, on 2D
+data, a generator whose samples run off towards infinity (the run stops).
 Each one becomes an `alarm` line in stats.jsonl, a note on the progress bar and a line of the summary
 at the end. Everything is read at log intervals: nothing here waits for the device at every step.
 """
@@ -15,6 +16,7 @@ from torch import nn
 NEVER = 2**62  # "no non-finite value seen yet", larger than any step
 SATURATED = 0.01  # D(x) >= 1 - 0.01 and D(G(z)) <= 0.01: D separates real from fake almost surely
 VANISHED = 0.01  # |grad G| below 1% of its largest logged value
+RUNAWAY = 100.0  # G's samples beyond 100 times the data's largest |coordinate|: they have run off
 
 
 class NonFinite:
@@ -54,6 +56,26 @@ class NonFinite:
 def finite(module: nn.Module) -> bool:
     """Every parameter of `module` finite (one host sync)."""
     return bool(torch.stack([torch.isfinite(p).all() for p in module.parameters()]).all())
+
+
+class Runaway:
+    """A generator whose samples run off towards infinity. An unbounded critic (an f-GAN's KL or chi^2 on
+    well-separated modes) can reward moving samples ever further out; left alone the run ends with samples
+    at 1e5 or inf and W1 = inf. `check` looks at G's samples on a fixed noise batch at log intervals."""
+
+    def __init__(self, real: torch.Tensor):
+        self.scale = max(real.detach().abs().max().item(), 1e-6)  # the data's largest |coordinate|
+
+    def check(self, fake: torch.Tensor, step: int) -> dict | None:
+        """None, or a stopping alarm when a coordinate of `fake` is non-finite or beyond RUNAWAY x the data's."""
+        far = fake.detach().abs().amax().item()
+        if far <= RUNAWAY * self.scale:
+            return None
+        return {"alarm": "runaway", "network": "G", "step": step, "action": "stop",
+                "message": f"G's samples ran off at step {step}: a coordinate reached {far:.3g}, over "
+                           f"{RUNAWAY:g}x the data's largest |coordinate| {self.scale:.3g}: training stopped (the "
+                           "critic is unbounded: see the toy settings in `gankit list objectives` and `gankit list "
+                           "divergences`)"}
 
 
 class Watch:

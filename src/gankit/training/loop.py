@@ -25,7 +25,7 @@ from gankit.fileio import remove_temp_files
 from gankit.metrics.evaluate import evaluate_generator
 from gankit.models import sample_z
 from gankit.training import dist
-from gankit.training.alarms import NonFinite, Watch, finite
+from gankit.training.alarms import NonFinite, Runaway, Watch, finite
 from gankit.training.checkpoint import CHECKPOINT, latest_checkpoint, load_checkpoint, write_run_checkpoint
 from gankit.training.game import Game
 from gankit.training.rundir import new_run_dir
@@ -128,6 +128,7 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
     watch = Watch(patience=t.alarm_patience, collapse_drop=t.collapse_drop)  # saturation, mode collapse
     watch.replay(read_jsonl(run_dir / "stats.jsonl") if resume else [])
     nonfinite = NonFinite(device)
+    runaway = Runaway(_probe(game)[0]) if dataset.kind == "points" else None  # 2D: samples running off?
     good_step = game.step if resume else None  # the step of the newest checkpoint: what a rollback returns to
     if t.on_nonfinite == "rollback" and not resume:
         good_step = _checkpoint(game, run_dir, log)  # step 0: something to roll back to
@@ -169,6 +170,12 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
                 line = stats_line(step, game.nimg, game.elapsed, means, interval.counts, interval.nimg, seconds)
                 log(line)
                 _alarm(watch, line, game, log)  # D saturated?
+                far = runaway.check(_probe(game)[1], step) if runaway else None
+                if far:
+                    kept = (f"the last checkpoint (step {good_step}) is kept" if good_step is not None
+                            else "no checkpoint had been written yet")
+                    log({"nimg": game.nimg, **far, "message": f"{far['message']}; {kept}"})
+                    break
                 log.bar.set_postfix({"D": f"{line['loss/D']:.3f}", "G": f"{line['loss/G']:.3f}"})
                 interval = Interval(time.perf_counter(), game.nimg)
 
@@ -268,6 +275,21 @@ def _alarm(watch: Watch, line: dict, game: Game, log: Log) -> None:
     alarm = watch.on_line(line)
     if alarm:
         log({"nimg": game.nimg, **alarm})
+
+
+@torch.no_grad()
+def _probe(game: Game, n: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """n real points and G's samples on a fixed noise batch (the same on every call and every rank)."""
+    cfg, device = game.cfg, next(game.G.parameters()).device
+    fixed = torch.Generator(device).manual_seed(cfg.train.seed + 3)
+    real, _ = game.dataset.sample(n, fixed)
+    z = sample_z(n, cfg.model, generator=fixed)
+    y = torch.arange(n, device=device) % game.num_classes if game.num_classes else None
+    was_training = game.G.training
+    game.G.eval()
+    fake = game.G(z) if y is None else game.G(z, y)
+    game.G.train(was_training)
+    return real, fake
 
 
 @torch.no_grad()
