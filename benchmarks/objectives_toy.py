@@ -36,13 +36,13 @@ FULL = {"ring8": 8, "grid25": 24}  # modes to cover on every seed
 
 
 def run_one(data: str, name: str, seed: int, steps: int | None, workdir: Path) -> dict:
-    overrides = [*toy.overrides(name), f"train.seed={seed}", "train.log_every=500"]
+    overrides = [*toy.overrides(name, data), f"train.seed={seed}", "train.log_every=500"]
     if steps:
         overrides.append(f"train.steps={steps}")
     cfg = load_config(preset=f"{data}-ns", overrides=overrides)
     start = time.perf_counter()
     run_dir = train(cfg, run_dir=workdir / f"{data}-{name}-{seed}", progress=False)
-    row = {"seconds": time.perf_counter() - start, "steps": cfg.train.steps, "settings": toy.overrides(name)}
+    row = {"seconds": time.perf_counter() - start, "steps": cfg.train.steps, "settings": toy.overrides(name, data)}
     stops = [line for line in read_jsonl(run_dir / "stats.jsonl") if line.get("alarm") == "runaway"]
     if stops:  # the runaway alarm stopped it: G's samples had run off towards infinity
         return {**row, "modes": 0.0, "high_quality": 0.0, "w1": None, "ran_off_at": stops[0]["step"]}
@@ -68,11 +68,12 @@ def main() -> None:
     # Seed-major order, so an interrupted run still has every objective on the first seeds; the
     # critics with n_critic = 5 (three times the cost) go last within a seed.
     jobs = [(d, o, s) for s in range(args.seeds) for slow in (False, True) for d in args.data
-            for o in args.objectives if ("train.d_steps=5" in toy.overrides(o)) == slow]
+            for o in args.objectives if ("train.d_steps=5" in toy.overrides(o, d)) == slow]
     partial = Path(args.out).with_suffix(".jsonl")  # one line per finished run, written as it ends
     rows = [json.loads(line) for line in partial.read_text().splitlines()] if args.resume else []
     # A finished run counts only while its objective's toy settings are unchanged.
-    rows = [r for r in rows if r["objective"] in toy.RECIPES and r.get("settings") == toy.overrides(r["objective"])]
+    rows = [r for r in rows if r["objective"] in toy.RECIPES
+            and r.get("settings") == toy.overrides(r["objective"], r["data"])]
     done = {(r["data"], r["objective"], r["seed"]) for r in rows}
     jobs = [job for job in jobs if job not in done]
     jobs.sort(key=lambda job: job[1] not in args.first)  # stable: the --first objectives, all seeds, lead
@@ -110,7 +111,8 @@ def main() -> None:
                                          "w1": None if w1 is None else round(w1, 4), "ran_off": len(ran_off),
                                          "seeds": len(rs)}
             seeds = "" if len(rs) == args.seeds else f" ({len(rs)} of {args.seeds} seeds)"
-            settings = " ".join(o for o in toy.RECIPES[name].overrides if not o.startswith("objective.name=")) or "-"
+            settings = " ".join(o for o in toy.overrides(name, data)
+                                if o.split("=")[0] not in ("objective.name", "objective.divergence")) or "-"
             w1_text = f"{w1:.4f}" if w1 is not None else f"ran off ({len(ran_off)} seeds, step {min(ran_off)})"
             lines.append(f"| {data} | {name}{seeds} | {settings} | {min(modes):.0f} / {statistics.mean(modes):.1f} | "
                          f"{min(hq):.1f} / {statistics.mean(hq):.1f} | {w1_text} | {sec:.1f} |")
@@ -122,6 +124,10 @@ def main() -> None:
     lines += ["", f"Goal (all 8 ring modes, >= 24 of 25 grid modes, >= {HIGH_QUALITY}% high quality, every seed) "
                   f"met by {len(winners)} of {len(args.objectives)}: {', '.join(winners) if winners else 'none'}"]
     lines += [f"- {o} falls short: {toy.RECIPES[o].shortfall or 'no reason recorded'}" for o in short]
+    carried = sorted({(r["objective"], r["carried_over"]) for r in rows if r.get("carried_over")})
+    if carried:  # runs of an earlier full run with the same settings, kept by --resume
+        lines += ["", "Carried over from the full run at commit " + ", ".join(sorted({c for _, c in carried}))
+                  + " (same settings): " + ", ".join(sorted({o for o, _ in carried}))]
     table = "\n".join(lines)
     print(table)
     Path(args.out).write_text("# objectives_toy\n\n" + table + "\n")

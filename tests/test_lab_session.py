@@ -533,3 +533,19 @@ def test_a_stalled_generator_raises_an_alarm(session):
     session.history += [{"step": i, "grad/G": 1e-3} for i in range(10)]
     alarm = session.snapshot()["alarm"]
     assert alarm["kind"] == "stalled-generator" and "G has stalled" in alarm["message"]
+
+
+def test_the_heat_map_reads_a_bounded_fgan_critic_as_training_does():
+    from gankit.lab import views
+    from gankit.objectives.fgan import DIVERGENCES
+
+    D = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        D.weight.copy_(torch.tensor([[10.0, 0.0]]))
+        D.bias.zero_()
+    x = torch.tensor([[-3.0, 0.0], [0.1, 0.0], [3.0, 0.0]])  # raw V = -30, 1, 30
+    kl = DIVERGENCES.get("kl")  # g_f(v) = v: the heat map shows V itself
+    plain = views.d_values(D, x, d_output="fgan", divergence=kl)
+    bounded = views.d_values(D, x, d_output="fgan", divergence=kl, critic_bound=5.0)
+    torch.testing.assert_close(plain.flatten(), torch.tensor([-30.0, 1.0, 30.0]))
+    torch.testing.assert_close(bounded.flatten(), 5.0 * torch.tanh(torch.tensor([-6.0, 0.2, 6.0])))  # 5 tanh(V / 5)

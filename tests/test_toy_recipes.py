@@ -23,14 +23,15 @@ def test_every_objective_and_divergence_has_toy_settings():
 @pytest.mark.parametrize("name", sorted(toy.RECIPES))
 @pytest.mark.parametrize("preset", ["ring8-ns", "grid25-ns"])
 def test_each_recipe_is_a_valid_config_of_its_objective(name, preset):
-    cfg = load_config(preset=preset, overrides=toy.overrides(name))  # validated: a typo or bad value raises
+    data = preset.removesuffix("-ns")
+    cfg = load_config(preset=preset, overrides=toy.overrides(name, data))  # validated: a typo or bad value raises
     objective = name.split("+")[0]  # "ns+r1" is ns with R1
     if name.startswith("fgan-"):
         assert (cfg.objective.name, cfg.objective.divergence) == ("fgan", name.removeprefix("fgan-"))
     else:
         assert cfg.objective.name == objective
     described = toy.describe(name)
-    for override in toy.RECIPES[name].overrides:
+    for override in [*toy.RECIPES[name].overrides, *toy.RECIPES[name].per_data.get(data, ())]:
         assert override.startswith("objective.name=") or f"--{override}" in described
 
 
@@ -51,9 +52,10 @@ def test_gankit_list_prints_the_toy_settings_under_each_entry(capsys):
 @pytest.mark.parametrize("bounded, runs_off", [(False, True), (True, False)])
 def test_pearson_runs_off_unless_its_critic_is_bounded(tmp_path, bounded, runs_off):
     # Pearson chi^2's critic is unbounded (g_f(v) = v): on the grid, whose modes are 2 apart with std 0.05, the
-    # plain f-GAN drives G's samples past 100x the data's scale within 600 steps (measured: step 450); its toy
-    # settings (critic squashed into (-5, 5), the alternative G loss) train on.
-    extra = toy.overrides("fgan-pearson") if bounded else ["objective.name=fgan", "objective.divergence=pearson"]
+    # plain f-GAN drives G's samples past 100x the data's scale within 600 steps (measured: step 450); with its
+    # toy settings (a bounded critic) it trains on.
+    plain = ["objective.name=fgan", "objective.divergence=pearson"]
+    extra = toy.overrides("fgan-pearson", "grid25") if bounded else plain
     cfg = load_config(preset="grid25-ns", overrides=[*extra, "train.steps=600", "train.log_every=50"])
     run = train(cfg, run_dir=tmp_path / "r", progress=False)
     lines = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]

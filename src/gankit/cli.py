@@ -566,10 +566,8 @@ def _list(what: str) -> int:
     from gankit.data import DATASETS
     from gankit.metrics.evaluate import METRICS
     from gankit.models import MODELS, family
-    from gankit.objectives import OBJECTIVES, reading
+    from gankit.objectives import OBJECTIVES, reading, toy
     from gankit.objectives.fgan import DIVERGENCES
-
-    from gankit.objectives import toy
 
     notes = {}  # name -> a second line: the settings that work on the 2D toy data
     if what == "presets":

@@ -369,7 +369,8 @@ class LabSession:
         raw critic."""
         objective = self.game.objective
         div = DIVERGENCES.get(self.cfg.objective.divergence) if objective.d_output == "fgan" else None
-        return views.d_values(self.D, x, d_output=objective.d_output, divergence=div, num_classes=self.num_classes)
+        return views.d_values(self.D, x, d_output=objective.d_output, divergence=div,
+                              critic_bound=self.cfg.objective.critic_bound, num_classes=self.num_classes)
 
     def _model(self, fake: torch.Tensor) -> dict:
         """The model overview (z -> G -> samples -> D -> loss): each box's sizes and a few current numbers (a

@@ -17,7 +17,7 @@ from gankit.data.toy2d import GaussianMixture
 from gankit.metrics.grid import grid_divergences, kde_log_density, scott_bandwidth
 from gankit.metrics.toy2d import wasserstein1
 from gankit.models.conditioning import bind_labels
-from gankit.objectives import Objective
+from gankit.objectives import Objective, fgan
 
 
 def plane_grid(bounds: tuple[float, float, float, float], n: int) -> torch.Tensor:
@@ -28,11 +28,11 @@ def plane_grid(bounds: tuple[float, float, float, float], n: int) -> torch.Tenso
     return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
 
 
-def d_values(D: nn.Module, points: torch.Tensor, *, d_output: str, divergence=None,
+def d_values(D: nn.Module, points: torch.Tensor, *, d_output: str, divergence=None, critic_bound: float = 0.0,
              num_classes: int = 0) -> torch.Tensor:
     """D over points (M, 2) read as the objective's `d_output` says: sigmoid of the logit for "probability"
-    (P(real)), T = g_f(V) for "fgan", the raw output for a critic or score. Conditional D: the mean over the
-    classes of D(x, y)."""
+    (P(real)), T = g_f(V) for "fgan" (V squashed into (-critic_bound, critic_bound) first when bounded), the raw
+    output for a critic or score. Conditional D: the mean over the classes of D(x, y)."""
     with torch.no_grad():
         if num_classes:
             outs = [D(points, torch.full((len(points),), c, dtype=torch.long)) for c in range(num_classes)]
@@ -43,7 +43,7 @@ def d_values(D: nn.Module, points: torch.Tensor, *, d_output: str, divergence=No
             if d_output == "probability":
                 out = torch.sigmoid(out)
             elif d_output == "fgan" and divergence is not None:
-                out = divergence.g_f(out)
+                out = divergence.g_f(fgan.bounded(out, critic_bound))
             values.append(out.float())
         return torch.stack(values).mean(0)
 

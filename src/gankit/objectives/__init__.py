@@ -111,10 +111,9 @@ def _ls(cfg: ObjectiveConfig) -> Objective:
                      Reading("fgan", Estimate("estimate/f_divergence", "{divergence}: lower bound on D_f")))
 def _fgan(cfg: ObjectiveConfig) -> Objective:
     div = fgan.DIVERGENCES.get(cfg.divergence)
-    b = cfg.critic_bound
 
-    def v(out: Tensor) -> Tensor:  # the critic's output, squashed into (-b, b) when bounded
-        return b * torch.tanh(out / b) if b else out
+    def v(out: Tensor) -> Tensor:  # the critic's output, squashed into (-B, B) when objective.critic_bound = B
+        return fgan.bounded(out, cfg.critic_bound)
 
     def estimates(real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         return {"D/real": div.g_f(v(real_out)).mean(), "D/fake": div.g_f(v(fake_out)).mean(),

@@ -95,6 +95,14 @@ def bound(div: Divergence | str, real_v: Tensor, fake_v: Tensor) -> Tensor:
     return div.g_f(real_v).mean() - div.f_star_of_output(fake_v).mean()
 
 
+def bounded(v: Tensor, bound: float) -> Tensor:
+    """Raw critic outputs squashed smoothly into (-bound, bound), bound * tanh(v / bound); bound 0 leaves them.
+
+    A bounded critic gives a looser but still valid lower bound on D_f and keeps the critic's loss and G's
+    gradient finite where the density ratio p/q is astronomical (well-separated modes)."""
+    return bound * torch.tanh(v / bound) if bound else v
+
+
 def critic_loss(div: Divergence | str, real_v: Tensor, fake_v: Tensor) -> Tensor:
     """The critic maximises the bound, so it minimises -bound; shapes as in `bound`, returns a scalar."""
     return -bound(div, real_v, fake_v)

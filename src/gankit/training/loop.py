@@ -170,11 +170,12 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
                 line = stats_line(step, game.nimg, game.elapsed, means, interval.counts, interval.nimg, seconds)
                 log(line)
                 _alarm(watch, line, game, log)  # D saturated?
-                far = runaway.check(_probe(game)[1], step) if runaway else None
-                if far:
+                far = runaway.check(_probe(game)[1], step) if runaway else None  # G's samples run off?
+                if dist.any_rank(far is not None, device):  # every rank stops at the same step
                     kept = (f"the last checkpoint (step {good_step}) is kept" if good_step is not None
                             else "no checkpoint had been written yet")
-                    log({"nimg": game.nimg, **far, "message": f"{far['message']}; {kept}"})
+                    if far:
+                        log({"nimg": game.nimg, **far, "message": f"{far['message']}; {kept}"})
                     break
                 log.bar.set_postfix({"D": f"{line['loss/D']:.3f}", "G": f"{line['loss/G']:.3f}"})
                 interval = Interval(time.perf_counter(), game.nimg)
