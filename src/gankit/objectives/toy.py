@@ -42,8 +42,7 @@ RECIPES: dict[str, Recipe] = {
     "minimax": Recipe(),
     "ns": Recipe(),
     "wgan": Recipe(("train.d_steps=5", "objective.clip=0.1"), shortfall=(
-        "weight clipping restricts the critic to overly simple functions: on 8 and 25 Gaussians its value surface "
-        "misses the modes' structure (Gulrajani et al. 2017, Sec. 3 and Fig. 1); wgan-gp replaces the clipping")),
+        "clipping limits the critic to overly simple functions (Gulrajani et al. 2017, Sec. 3, Fig. 1); use wgan-gp")),
     "wgan-gp": Recipe(("train.d_steps=5", "objective.gp_lambda=0.1")),  # lambda 0.1: Gulrajani's toy setting
     # At the ring's Adam 3e-4 both lose ring modes; on the grid both keep all 25 modes only with R1 (gamma 0.1).
     "hinge": Recipe(per_data={"ring8": ("opt_G.lr=1e-3", "opt_D.lr=1e-3"), "grid25": ("objective.r1_gamma=0.1",)}),
@@ -57,18 +56,14 @@ RECIPES: dict[str, Recipe] = {
     "fgan-squared-hellinger": Recipe(BOUNDED),
     "fgan-reverse-kl": Recipe(BOUNDED),
     "fgan-alpha-0.5": Recipe(BOUNDED),
-    "fgan-alpha-2": Recipe(BOUNDED, shortfall=(
-        "on the grid in our runs (B = 2, or the alternative G loss with B = 5); pearson, twice alpha-2 with the "
-        "identity activation, reaches the goal with its toy settings")),
+    "fgan-alpha-2": Recipe(BOUNDED, shortfall="on grid25 in our runs; use pearson, twice alpha-2 with the identity "
+                                              "activation"),
     "fgan-neyman": Recipe(BOUNDED, shortfall=(
-        "in our runs (B = 2 with either G loss, and with a gradient penalty). Neyman chi^2 = int (q - p)^2 / p "
-        "charges generated mass at 1 / p(x), and a generator fed a connected latent space must leave mass between "
-        "separated modes (Tanielian et al. 2020); midway between two grid modes p is about e^-200 of its peak: the "
-        "critic's target 1 - (q / p)^2 is out of any float's range")),
+        "it charges generated mass at 1/p(x), and a G fed a connected latent space must put some between separated "
+        "modes (Tanielian et al. 2020), where p is e^-200 of its peak on grid25")),
     "fgan-total-variation": Recipe(shortfall=(
-        "its optimal critic f'(p/q) = sign(p - q) / 2 is flat wherever it is defined, so G gets no gradient, and "
-        "between distributions with disjoint supports the distance is a constant (Arjovsky et al. 2017, Sec. 2, "
-        "Example 1); in our runs neither the alternative G loss nor a gradient penalty moved G onto the modes")),
+        "its optimal critic sign(p - q) / 2 is flat, so G gets no gradient, and between disjoint supports the "
+        "distance is constant (Arjovsky et al. 2017, Sec. 2, Example 1)")),
 }
 
 
