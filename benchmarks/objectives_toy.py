@@ -111,8 +111,7 @@ def main() -> None:
                                          "w1": None if w1 is None else round(w1, 4), "ran_off": len(ran_off),
                                          "seeds": len(rs)}
             seeds = "" if len(rs) == args.seeds else f" ({len(rs)} of {args.seeds} seeds)"
-            settings = " ".join(o for o in toy.overrides(name, data)
-                                if o.split("=")[0] not in ("objective.name", "objective.divergence")) or "-"
+            settings = " ".join(toy.own(name, data)) or "-"
             w1_text = f"{w1:.4f}" if w1 is not None else f"ran off ({len(ran_off)} seeds, step {min(ran_off)})"
             lines.append(f"| {data} | {name}{seeds} | {settings} | {min(modes):.0f} / {statistics.mean(modes):.1f} | "
                          f"{min(hq):.1f} / {statistics.mean(hq):.1f} | {w1_text} | {sec:.1f} |")

@@ -38,7 +38,7 @@ class Recipe:
 # of precision, so it is used there only where a seed collapses without it (kl, jeffrey).
 R1 = ("objective.r1_gamma=0.1",)
 BOUNDED = ("objective.critic_bound=2",)
-BY_DATA = {"ring8": ("objective.critic_bound=2", *R1),
+BY_DATA = {"ring8": (*BOUNDED, *R1),
            "grid25": ("objective.g_form=alternative", "objective.critic_bound=5", *R1)}
 
 RECIPES: dict[str, Recipe] = {
@@ -83,25 +83,30 @@ def key(objective: str, divergence: str | None = None) -> str:
     return f"fgan-{divergence}" if objective == "fgan" and divergence else objective
 
 
+def own(name: str, data: str | None = None) -> list[str]:
+    """The settings of the RECIPES entry `name` on `data` beyond the objective's name: the entry's, then `data`'s."""
+    recipe = RECIPES[name]
+    return [o for o in (*recipe.overrides, *recipe.per_data.get(data, ())) if not o.startswith("objective.name=")]
+
+
 def overrides(name: str, data: str | None = None) -> list[str]:
     """The full overrides of the RECIPES entry `name` ("fgan-kl") on `data`: the objective (and divergence),
-    the entry's own, then those for `data`."""
+    then its own settings."""
     objective, _, divergence = name.partition("-") if name.startswith("fgan-") else (name, "", "")
-    recipe = RECIPES[name]
-    own = [*recipe.overrides, *recipe.per_data.get(data, ())]
-    picks = [f"objective.name={objective}"] if not any(o.startswith("objective.name=") for o in own) else []
+    given = next((o for o in RECIPES[name].overrides if o.startswith("objective.name=")), None)  # "ns+r1" style
+    picks = [given or f"objective.name={objective}"]
     picks += [f"objective.divergence={divergence}"] if divergence else []
-    return picks + own
+    return picks + own(name, data)
 
 
 def describe(name: str) -> str:
     """One line for `gankit list`: the settings as command-line options, and any shortfall."""
     recipe = RECIPES[name]
 
-    def options(overrides) -> str:
-        return " ".join(f"--{o}" for o in overrides if not o.startswith("objective.name="))
+    def options(data: str | None) -> str:
+        return " ".join(f"--{o}" for o in own(name, data) if data is None or o not in own(name))
 
-    parts = [options(recipe.overrides)] if recipe.overrides or not recipe.per_data else []
-    parts += [f"on {data}: {options(extra)}" for data, extra in recipe.per_data.items()]
+    parts = [options(None)] if recipe.overrides or not recipe.per_data else []
+    parts += [f"on {data}: {options(data)}" for data in recipe.per_data]
     text = "toy data: " + ("; ".join(parts) if parts != [""] else "the preset as it is")
     return text + (f"; falls short: {recipe.shortfall}" if recipe.shortfall else "")

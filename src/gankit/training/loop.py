@@ -128,7 +128,8 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
     watch = Watch(patience=t.alarm_patience, collapse_drop=t.collapse_drop)  # saturation, mode collapse
     watch.replay(read_jsonl(run_dir / "stats.jsonl") if resume else [])
     nonfinite = NonFinite(device)
-    runaway = Runaway(_probe(game)[0]) if dataset.kind == "points" else None  # 2D: samples running off?
+    runaway = Runaway(dataset.sample(512, torch.Generator(device).manual_seed(t.seed + 3))[0]) \
+        if dataset.kind == "points" else None  # 2D: G's samples running off, compared with the data's scale
     good_step = game.step if resume else None  # the step of the newest checkpoint: what a rollback returns to
     if t.on_nonfinite == "rollback" and not resume:
         good_step = _checkpoint(game, run_dir, log)  # step 0: something to roll back to
@@ -170,12 +171,10 @@ def _train(cfg: Config, device: torch.device, *, run_dir: str | Path | None, res
                 line = stats_line(step, game.nimg, game.elapsed, means, interval.counts, interval.nimg, seconds)
                 log(line)
                 _alarm(watch, line, game, log)  # D saturated?
-                far = runaway.check(_probe(game)[1], step) if runaway else None  # G's samples run off?
+                far = runaway.check(_probe(game), step) if runaway else None  # G's samples run off?
                 if dist.any_rank(far is not None, device):  # every rank stops at the same step
-                    kept = (f"the last checkpoint (step {good_step}) is kept" if good_step is not None
-                            else "no checkpoint had been written yet")
                     if far:
-                        log({"nimg": game.nimg, **far, "message": f"{far['message']}; {kept}"})
+                        log({"nimg": game.nimg, **far, "message": f"{far['message']}; {_kept(good_step)}"})
                     break
                 log.bar.set_postfix({"D": f"{line['loss/D']:.3f}", "G": f"{line['loss/G']:.3f}"})
                 interval = Interval(time.perf_counter(), game.nimg)
@@ -254,10 +253,9 @@ def _roll_back(game: Game, bad: dict, good_step: int | None, run_dir: Path, log:
     (train.on_nonfinite = "rollback", while rollbacks remain; returns True) or stop (returns False)."""
     t = game.cfg.train
     roll = t.on_nonfinite == "rollback" and game.rollbacks < t.max_rollbacks and good_step is not None
-    kept = (f"the last good checkpoint (step {good_step}) is kept" if good_step is not None
-            else "no checkpoint had been written yet")
     scale, count = game.lr_scale * t.rollback_lr_factor, game.rollbacks + 1
-    what = f"rolled back to step {good_step}, learning rates x{scale:g}" if roll else f"training stopped; {kept}"
+    what = (f"rolled back to step {good_step}, learning rates x{scale:g}" if roll
+            else f"training stopped; {_kept(good_step)}")
     log({"step": game.step, "nimg": game.nimg, "alarm": "nonfinite", "network": bad["network"],
          "first_step": bad["step"], "action": "rollback" if roll else "stop", "message": f"{bad['message']}: {what}"})
     if not roll:
@@ -272,6 +270,12 @@ def _roll_back(game: Game, bad: dict, good_step: int | None, run_dir: Path, log:
     return True
 
 
+def _kept(good_step: int | None) -> str:
+    """What a stopped run keeps: its newest checkpoint, written before anything went wrong."""
+    return (f"the last good checkpoint (step {good_step}) is kept" if good_step is not None
+            else "no checkpoint had been written yet")
+
+
 def _alarm(watch: Watch, line: dict, game: Game, log: Log) -> None:
     alarm = watch.on_line(line)
     if alarm:
@@ -279,18 +283,16 @@ def _alarm(watch: Watch, line: dict, game: Game, log: Log) -> None:
 
 
 @torch.no_grad()
-def _probe(game: Game, n: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
-    """n real points and G's samples on a fixed noise batch (the same on every call and every rank)."""
-    cfg, device = game.cfg, next(game.G.parameters()).device
-    fixed = torch.Generator(device).manual_seed(cfg.train.seed + 3)
-    real, _ = game.dataset.sample(n, fixed)
-    z = sample_z(n, cfg.model, generator=fixed)
+def _probe(game: Game, n: int = 512) -> torch.Tensor:
+    """G's samples on a fixed noise batch (the same on every call and every rank)."""
+    cfg, device = game.cfg, game.device
+    z = sample_z(n, cfg.model, generator=torch.Generator(device).manual_seed(cfg.train.seed + 3))
     y = torch.arange(n, device=device) % game.num_classes if game.num_classes else None
     was_training = game.G.training
     game.G.eval()
     fake = game.G(z) if y is None else game.G(z, y)
     game.G.train(was_training)
-    return real, fake
+    return fake
 
 
 @torch.no_grad()
