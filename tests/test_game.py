@@ -108,3 +108,28 @@ def test_g_steps_per_iteration():
     stats = game.iterate()
     assert [next(k for k in s if k.startswith("loss/")) for s in stats] == ["loss/D"] * 2 + ["loss/G"] * 3
     assert (game.step, game.nimg) == (1, 2 * 32)  # one iteration; D saw two real batches
+
+
+def test_the_ema_half_life_ramps_up_with_the_images_seen():
+    # beta = 0.5 ** (batch / half-life): after half-life / batch steps the old average weighs exactly 1/2.
+    from gankit.training.game import ema_beta
+    t = config("train.ema_halflife=1000", "train.batch_size=10").train
+    assert ema_beta(t, nimg=0) == pytest.approx(0.5 ** (10 / 1000))  # no ramp: the full half-life at once
+    assert ema_beta(t, nimg=0) ** 100 == pytest.approx(0.5)
+    t.ema_rampup = 0.1  # half-life min(1000, 0.1 nimg): 500 images at nimg 5000, capped at 1000 from 10000 on
+    assert ema_beta(t, nimg=5000) == pytest.approx(0.5 ** (10 / 500))
+    assert ema_beta(t, nimg=10000) == ema_beta(t, nimg=10**6) == pytest.approx(0.5 ** (10 / 1000))
+    assert ema_beta(t, nimg=0) == 0.0  # at the start the average is G itself
+
+
+def test_a_ramped_ema_follows_g_closely_at_first():
+    # nimg 32 at the first G step: half-life 0.05 * 32 = 1.6 images against a batch of 32, so
+    # beta = 0.5 ** 20 ~ 1e-6 and G_ema equals G's new weights to ~1e-6 of a step.
+    game = game_of("train.ema_halflife=100000", "train.ema_rampup=0.05")
+    game.iterate()
+    assert torch.allclose(weights(game.G_ema), weights(game.G), atol=1e-6)
+    slow = game_of("train.ema_halflife=100000")  # beta = 0.5 ** (32 / 1e5): G_ema stays at the initial G
+    g0 = weights(slow.G).clone()
+    slow.iterate()
+    assert not torch.allclose(weights(slow.G), g0, atol=1e-6)
+    assert torch.allclose(weights(slow.G_ema), g0, atol=1e-3 * (weights(slow.G) - g0).abs().max().item() + 1e-7)

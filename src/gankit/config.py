@@ -111,6 +111,8 @@ class TrainConfig:
     grid_size: int = 64  # samples in the final sample grid
     critic_boost: bool = False  # WGAN reference code: 100 D steps for the first 25 G steps and every 500th
     ema_halflife: int = 0  # images: half-life of an exponential moving average of G's weights; 0 = off
+    ema_rampup: float = 0.0  # > 0: the half-life is min(ema_halflife, this x images seen), so early weights fade
+    #                          fast (Karras et al. 2020); 0 = the full half-life from the start
     time_limit: float = 0.0  # seconds of training (evaluations, checkpoints not counted), then stop; 0 = none
     eval_every: int = 0  # generator steps between evaluations, logged to stats.jsonl as eval/...; 0 = off
     eval_metrics: list[str] = field(default_factory=list)  # [] = modes, w1 (2D) or fd, classes (images)
@@ -345,6 +347,8 @@ def check_config(cfg: Config) -> None:
         raise GankitError(f"train.time_limit must be >= 0 seconds, got {t.time_limit}")
     if t.ema_halflife < 0:
         raise GankitError(f"train.ema_halflife must be >= 0 images, got {t.ema_halflife}")
+    if t.ema_rampup < 0:
+        raise GankitError(f"train.ema_rampup must be >= 0 (0 = off), got {t.ema_rampup}")
     if not 0 < t.rollback_lr_factor < 1:
         raise GankitError(f"train.rollback_lr_factor must be in (0, 1), got {t.rollback_lr_factor}")
     if t.max_rollbacks < 0 or t.alarm_patience < 0:

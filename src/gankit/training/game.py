@@ -132,8 +132,8 @@ class Game:
         y = self.dataset.sample_labels(self.batch, self.index_generator) if self.num_classes else None  # y ~ p(y)
         stats = g_step(self.G_ddp_run, self.D_run, self.opt_G, objective=self.objective, z=z, y=y,
                        precision=self.precision, scaler=self.scaler_G, measure_grad=measure_grad)
-        if self.G_ema is not None:  # beta per step from a half-life in images (Karras et al. 2019)
-            update_ema(self.G_ema, self.G, beta=0.5 ** (t.batch_size / t.ema_halflife))
+        if self.G_ema is not None:
+            update_ema(self.G_ema, self.G, beta=ema_beta(t, self.nimg))
         return stats
 
     def _schedule(self) -> None:
@@ -237,6 +237,14 @@ def critic_steps(step: int, t: TrainConfig) -> int:
     if t.critic_boost and (step < 25 or step % 500 == 0):
         return 100
     return t.d_steps
+
+
+def ema_beta(t: TrainConfig, nimg: int) -> float:
+    """The EMA's decay per G step, from a half-life in images (Karras et al. 2019): 0.5 ** (batch / half-life).
+    With `ema_rampup` the half-life is min(ema_halflife, ema_rampup * nimg) (Karras et al. 2020): the average
+    forgets the first, poor weights fast and lengthens as training goes on."""
+    halflife = min(t.ema_halflife, t.ema_rampup * nimg) if t.ema_rampup else t.ema_halflife
+    return 0.5 ** (t.batch_size / max(halflife, 1e-8))
 
 
 @torch.no_grad()
