@@ -49,3 +49,21 @@ def test_hand_tuned_step_matches_the_engine_steps():
 
 def test_the_comparison_sees_a_different_computation():
     assert largest_gap(swap_latents=True) > 1e-4  # measured 6e-4 after three steps
+
+
+def test_throughput_goals_are_fractions_of_the_limit_measured_in_the_same_run():
+    import argparse
+
+    from throughput import goals_met
+
+    def batch(fp32, bf16):
+        return {"fp32_fraction_of_limit": fp32, "bf16_fraction_of_limit": bf16}
+
+    cpu = argparse.Namespace(device="cpu")
+    goals = goals_met({"batch64": batch(0.75, 0.3), "batch1024": batch(0.84, 0.76)}, cpu)
+    assert goals == {"fp32_b64_at_least_75%_of_limit": True, "fp32_b1024_at_least_85%_of_limit": False,
+                     "bf16_b1024_at_least_75%_of_limit": True}
+    assert goals_met({"batch256": batch(0.9, 0.9)}, cpu) == {}  # batch 256 carries no CPU goal
+    gpu = goals_met({"batch64": batch(0.9, 0.9), "batch256": batch(0.3, 0.55)}, argparse.Namespace(device="cuda",
+                                                                                                   model="dcgan"))
+    assert gpu == {"dcgan_batch256_at_least_50%_of_limit": True}  # the better precision counts; batch 64 does not

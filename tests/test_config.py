@@ -73,7 +73,8 @@ def test_each_family_says_what_its_builder_reads():
     # Every built-in family registers a Family, and a field it lists as read changes the built networks.
     from gankit.models import FAMILY_ONLY, MODELS, Family, build_models
 
-    changed = {"maxout_pieces": 2, "d_dropout_input": 0.3, "d_dropout": 0.3, "g_dropout": 0.3, "spectral_norm": "true"}
+    changed = {"maxout_pieces": 2, "d_dropout_input": 0.3, "d_dropout": 0.3, "g_dropout": 0.3, "spectral_norm": "true",
+               "minibatch_std": "true"}
     for name in MODELS.names():
         assert isinstance(MODELS.info(name), Family), name
         reads = MODELS.info(name).reads

@@ -144,3 +144,27 @@ def test_dcgan_mnist_preset_trains_and_loads(tmp_path, spectral):
     assert (run / "checkpoint.pt").is_file() and (run / "samples.png").is_file()
     x = sample(load(run), 3, seed=0)  # the weights (with the spectral-norm parametrization) load back
     assert x.shape == (3, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
+
+
+def test_minibatch_std_appends_the_batch_spread():
+    from gankit.models.dcgan import MinibatchStd
+    # Feature values 0 and 2 at every position, half the batch each: the population std is exactly 1
+    # everywhere, so the appended map is sqrt(1 + 1e-8) ~ 1; a batch of copies has spread ~sqrt(1e-8) = 1e-4.
+    x = torch.cat([torch.zeros(3, 2, 4, 4), torch.full((3, 2, 4, 4), 2.0)])
+    out = MinibatchStd()(x)
+    assert out.shape == (6, 3, 4, 4) and torch.equal(out[:, :2], x)
+    assert torch.allclose(out[:, 2], torch.ones(6, 4, 4))
+    assert MinibatchStd()(torch.ones(5, 2, 4, 4))[:, 2].max().item() == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("spectral", [False, True])
+def test_a_minibatch_std_d_sees_real_and_fake_batches_apart(spectral):
+    from gankit.training.steps import couples_samples
+    _, D = build_models(small(spectral_norm=spectral, minibatch_std=True), (1, 28, 28))
+    assert couples_samples(D)  # so d_step never concatenates real and fake into one batch for it
+    assert not couples_samples(build_models(small(spectral_norm=True), (1, 28, 28))[1])
+    D.eval()
+    x = torch.randn(8, 1, 28, 28)
+    copies = x[:1].expand(8, -1, -1, -1)
+    # The first sample's logit changes with the batch around it: D sees the batch's spread.
+    assert not torch.allclose(D(x)[0], D(copies)[0], atol=1e-6)

@@ -23,7 +23,7 @@ Builder = Callable[..., tuple[nn.Module, nn.Module]]
 
 # Fields read by some families only: setting one away from its default for a family that does not
 # read it is an error (check_model_fields) rather than a silently ignored setting.
-FAMILY_ONLY = ("maxout_pieces", "d_dropout_input", "d_dropout", "g_dropout", "spectral_norm")
+FAMILY_ONLY = ("maxout_pieces", "d_dropout_input", "d_dropout", "g_dropout", "spectral_norm", "minibatch_std")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ MODELS.add("gulrajani2017-conv", conv.gulrajani2017,
            Family(g_widths=1, d_widths=1))  # base widths
 MODELS.add("dcgan", dcgan.dcgan,
            "Radford et al. 2016 convnets, 28x28 or 32x32: batch norm + ReLU deconv G, Tanh out; LeakyReLU conv D",
-           Family(frozenset({"spectral_norm"}), g_widths=1, d_widths=1))  # base widths, doubled per layer
+           Family(frozenset({"spectral_norm", "minibatch_std"}), g_widths=1, d_widths=1))  # base widths, doubled per layer
 MODELS.add("goodfellow2014", mlp.goodfellow2014,
            "Goodfellow et al. 2014 MNIST: G 1200-1200 ReLU, sigmoid out; D maxout 240x5 x2, dropout",
            Family(frozenset({"maxout_pieces", "d_dropout_input", "d_dropout"}), g_widths=2, d_widths=2))

@@ -1,6 +1,7 @@
 """DCGAN (Radford, Metz & Chintala 2016, "Unsupervised Representation Learning with Deep Convolutional
 GANs"): a transposed-convolution G with batch norm, ReLU and a Tanh output, a strided-convolution D with
-LeakyReLU(0.2), for 28x28 and 32x32 images; optionally a spectrally normalised D (Miyato et al. 2018).
+LeakyReLU(0.2), for 28x28 and 32x32 images; optionally a spectrally normalised D (Miyato et al. 2018) and
+a minibatch standard deviation layer in D (Karras et al. 2018).
 """
 
 from __future__ import annotations
@@ -46,6 +47,18 @@ class DCGANGenerator(nn.Module):
         return self.net(z)
 
 
+class MinibatchStd(nn.Module):
+    """Karras et al. 2018 ("Progressive Growing of GANs", section 3): the standard deviation of every feature
+    at every position over the batch, averaged to one number and appended as a constant feature map. D can
+    then tell a batch of near-copies (mode collapse) from a batch as varied as the data's."""
+
+    couples_samples = True  # D(x) depends on the rest of the batch: real and fake batches go through D apart
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spread = torch.sqrt(x.float().var(dim=0, unbiased=False) + 1e-8).mean().to(x.dtype)
+        return torch.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+
+
 class DCGANDiscriminator(nn.Module):
     """x (N, C, side, side) -> n x [Conv2d(4, 2, 1) + LeakyReLU(0.2), doubling the width] -> flatten
     -> Linear(F, 1) -> one logit per sample (N,). The mirror of the generator:
@@ -56,9 +69,12 @@ class DCGANDiscriminator(nn.Module):
     Batch norm on every conv layer but the first (the paper: none on D's input layer), unless
     `spectral` is set: then every conv and linear weight is divided by its largest singular value
     (Miyato et al. 2018) and there is no batch norm, so D(x) depends on x alone, not on its batch.
+    `minibatch_std` appends the batch's spread as one more feature map to the last conv layer's output and
+    adds a 3x3 conv + LeakyReLU(0.2) on it before the head (as Karras et al. 2018's last block).
     """
 
-    def __init__(self, side: int, channels: int, base: int = 64, *, spectral: bool = False):
+    def __init__(self, side: int, channels: int, base: int = 64, *, spectral: bool = False,
+                 minibatch_std: bool = False):
         super().__init__()
         start, n_up = LAYOUTS[side]
         layers: list[nn.Module] = []
@@ -70,6 +86,8 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(width))
             layers.append(nn.LeakyReLU(0.2))
             width_in, width = width, 2 * width
+        if minibatch_std:
+            layers += [MinibatchStd(), nn.Conv2d(width_in + 1, width_in, 3, 1, 1), nn.LeakyReLU(0.2)]
         self.body = nn.Sequential(*layers, nn.Flatten())
         self.head = nn.Linear(width_in * start * start, 1)
 
@@ -94,7 +112,8 @@ def init_weights(net: nn.Module) -> None:
 
 def dcgan(cfg: ModelConfig, shape: tuple[int, ...]) -> tuple[DCGANGenerator, DCGANDiscriminator]:
     """DCGAN G and D for images (C, 28, 28) or (C, 32, 32); base widths 64, or model.g_hidden[0] and
-    model.d_hidden[0]; model.spectral_norm swaps D's batch norm for spectral normalisation."""
+    model.d_hidden[0]; model.spectral_norm swaps D's batch norm for spectral normalisation; model.minibatch_std
+    adds the minibatch standard deviation layer to D."""
     if len(shape) != 3 or shape[1] != shape[2] or shape[1] not in LAYOUTS:
         raise GankitError(f"model 'dcgan' needs images of shape (C, 28, 28) or (C, 32, 32), the data has shape "
                           f"{tuple(shape)}")
@@ -102,7 +121,8 @@ def dcgan(cfg: ModelConfig, shape: tuple[int, ...]) -> tuple[DCGANGenerator, DCG
     # Channels follow `shape`: the data's for G; a concat-conditional D is built from a second call
     # with the label maps added to the channels, and that call's G is discarded (conditioning.condition).
     G = DCGANGenerator(cfg.z_dim, side, channels, (cfg.g_hidden or [64])[0])
-    D = DCGANDiscriminator(side, channels, (cfg.d_hidden or [64])[0], spectral=cfg.spectral_norm)
+    D = DCGANDiscriminator(side, channels, (cfg.d_hidden or [64])[0], spectral=cfg.spectral_norm,
+                           minibatch_std=cfg.minibatch_std)
     init_weights(G)
     init_weights(D)
     if cfg.spectral_norm:

@@ -50,7 +50,7 @@ def d_step(G: nn.Module, D: nn.Module, opt_D: torch.optim.Optimizer, *, objectiv
     with torch.no_grad(), precision.autocast():
         fake = G_y(z)
     with precision.autocast():
-        if couples_samples(D):  # batch norm: real and fake batches normalised apart, as DCGAN does
+        if couples_samples(D):  # batch norm, minibatch std: real and fake batches seen apart, as DCGAN does
             real_out, fake_out = D_y(real), D_y(fake)
         else:  # one pass over both: larger matrix products, half the kernel launches
             both = torch.cat([real.to(fake.dtype), fake])  # in bf16/fp16 D would cast an fp32 cat anyway
@@ -98,8 +98,10 @@ def g_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, *, objectiv
 
 
 def couples_samples(D: nn.Module) -> bool:
-    """Whether D's output for one sample depends on the others in its batch (batch norm in training mode)."""
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in D.modules())
+    """Whether D's output for one sample depends on the others in its batch: batch norm in training mode, or a
+    layer that says so (`couples_samples = True`, as the minibatch standard deviation layer)."""
+    return any((isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training) or getattr(m, "couples_samples", False)
+               for m in D.modules())
 
 
 def _unscaled_grad_norm(module: nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
