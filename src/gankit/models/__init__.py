@@ -46,9 +46,10 @@ MODELS.add("wgan-mlp", mlp.wgan_mlp, "WGAN reference MLPs: 3 x 512 ReLU in G and
 MODELS.add("gulrajani2017-conv", conv.gulrajani2017,
            "WGAN-GP MNIST convnets: deconv G with sigmoid, LeakyReLU conv critic, no batch norm",
            Family(g_widths=1, d_widths=1))  # base widths
+# dcgan's widths are base widths, doubled per layer.
 MODELS.add("dcgan", dcgan.dcgan,
            "Radford et al. 2016 convnets, 28x28 or 32x32: batch norm + ReLU deconv G, Tanh out; LeakyReLU conv D",
-           Family(frozenset({"spectral_norm", "minibatch_std"}), g_widths=1, d_widths=1))  # base widths, doubled per layer
+           Family(frozenset({"spectral_norm", "minibatch_std"}), g_widths=1, d_widths=1))
 MODELS.add("goodfellow2014", mlp.goodfellow2014,
            "Goodfellow et al. 2014 MNIST: G 1200-1200 ReLU, sigmoid out; D maxout 240x5 x2, dropout",
            Family(frozenset({"maxout_pieces", "d_dropout_input", "d_dropout"}), g_widths=2, d_widths=2))
