@@ -147,7 +147,7 @@ def test_dcgan_mnist_preset_trains_and_loads(tmp_path, spectral):
 
 
 def test_minibatch_std_appends_the_batch_spread():
-    from gankit.models.dcgan import MinibatchStd
+    from gankit.models.layers import MinibatchStd
     # Feature values 0 and 2 at every position, half the batch each: the population std is exactly 1
     # everywhere, so the appended map is sqrt(1 + 1e-8) ~ 1; a batch of copies has spread ~sqrt(1e-8) = 1e-4.
     x = torch.cat([torch.zeros(3, 2, 4, 4), torch.full((3, 2, 4, 4), 2.0)])

@@ -56,6 +56,22 @@ def test_maxout_takes_the_max_over_pieces():
     assert layer(x).squeeze(1).tolist() == [2.0, 7.0]
 
 
+def test_lrelu_mlp_minibatch_std_feeds_the_batch_spread_to_the_second_layer():
+    from gankit.models.layers import MinibatchStd
+    from gankit.training.steps import couples_samples
+    _, plain = build_models(ModelConfig(name="lrelu-mlp", z_dim=16), (1, 28, 28))
+    _, D = build_models(ModelConfig(name="lrelu-mlp", z_dim=16, minibatch_std=True), (1, 28, 28))
+    assert not couples_samples(plain) and couples_samples(D)
+    assert [m.in_features for m in D.modules() if isinstance(m, torch.nn.Linear)] == [784, 513, 256]
+    # On flat features: columns 0 and 2, half the batch each, have population std exactly 1 -> one more column ~1.
+    h = torch.cat([torch.zeros(2, 3), torch.full((2, 3), 2.0)])
+    assert torch.allclose(MinibatchStd()(h), torch.cat([h, torch.ones(4, 1)], dim=1))
+    x = torch.randn(8, 1, 28, 28)
+    # The first sample's logit changes with the rest of its batch for D with the layer, not for the plain D.
+    assert not torch.allclose(D(x)[0], D(x[:1].expand(8, -1, -1, -1))[0], atol=1e-6)
+    assert torch.allclose(plain(x)[0], plain(x[:1].expand(8, -1, -1, -1))[0], atol=1e-6)
+
+
 def test_uniform_latents_have_unit_variance_on_the_right_support():
     z = sample_z(200000, ModelConfig(z_dim=4, z_dist="uniform"), generator=torch.Generator().manual_seed(0))
     assert z.abs().max() <= math.sqrt(3)

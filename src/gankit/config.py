@@ -67,7 +67,7 @@ class ModelConfig:
     cond: Conditioning = "none"  # labels y into G and D: "none", "concat", "embed", "projection" (conditioning.py)
     embed_dim: int = 16  # width of the learned label embedding (cond = "embed")
     spectral_norm: bool = False  # dcgan: spectral normalisation of every D layer (Miyato et al. 2018)
-    minibatch_std: bool = False  # dcgan: D sees its batch's spread, a feature map before a last 3x3 conv (Karras 2018)
+    minibatch_std: bool = False  # dcgan, lrelu-mlp: D sees its batch's spread (Karras et al. 2018)
 
 
 @dataclass

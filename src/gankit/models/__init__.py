@@ -54,7 +54,8 @@ MODELS.add("goodfellow2014", mlp.goodfellow2014,
            "Goodfellow et al. 2014 MNIST: G 1200-1200 ReLU, sigmoid out; D maxout 240x5 x2, dropout",
            Family(frozenset({"maxout_pieces", "d_dropout_input", "d_dropout"}), g_widths=2, d_widths=2))
 MODELS.add("lrelu-mlp", mlp.lrelu_mlp,
-           "modern image MLPs: G 256-512-1024 batch norm + LeakyReLU, Tanh out; D 512-256 LeakyReLU", Family())
+           "modern image MLPs: G 256-512-1024 batch norm + LeakyReLU, Tanh out; D 512-256 LeakyReLU",
+           Family(frozenset({"minibatch_std"})))
 MODELS.add("mirza2014", mlp.mirza2014,
            "Mirza & Osindero 2014 conditional MNIST: z and y branches into G, x and y into a maxout D (cond=concat)",
            Family(frozenset({"maxout_pieces", "d_dropout_input", "d_dropout", "g_dropout"}), g_widths=3, d_widths=3,

@@ -12,6 +12,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from gankit.config import ModelConfig
 from gankit.errors import GankitError
+from gankit.models.layers import MinibatchStd
 
 # Image side -> (side after G's first, linear layer, number of stride-2 up-convolutions). Each
 # ConvTranspose2d(4, 2, 1) doubles the side exactly: 4 -> 8 -> 16 -> 32 and 7 -> 14 -> 28. D mirrors it.
@@ -45,18 +46,6 @@ class DCGANGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
-
-
-class MinibatchStd(nn.Module):
-    """Karras et al. 2018 ("Progressive Growing of GANs", section 3): the standard deviation of every feature
-    at every position over the batch, averaged to one number and appended as a constant feature map. D can
-    then tell a batch of near-copies (mode collapse) from a batch as varied as the data's."""
-
-    couples_samples = True  # D(x) depends on the rest of the batch: real and fake batches go through D apart
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spread = torch.sqrt(x.float().var(dim=0, unbiased=False) + 1e-8).mean().to(x.dtype)
-        return torch.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
 
 
 class DCGANDiscriminator(nn.Module):

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gankit.config import ModelConfig
+from gankit.models.layers import MinibatchStd
 
 
 class Generator(nn.Module):
@@ -95,7 +96,8 @@ def classic_mlp(cfg: ModelConfig, shape: tuple[int, ...]) -> tuple[Generator, Di
 
 def lrelu_mlp(cfg: ModelConfig, shape: tuple[int, ...]) -> tuple[Generator, Discriminator]:
     """A modern MLP pair for images (small enough for a CPU): G z -> 256 -> 512 -> 1024, each Linear +
-    BatchNorm + LeakyReLU(0.2), -> Tanh output; D -> 512 -> 256 LeakyReLU(0.2) -> 1 (widths overridable)."""
+    BatchNorm + LeakyReLU(0.2), -> Tanh output; D -> 512 -> 256 LeakyReLU(0.2) -> 1 (widths overridable);
+    model.minibatch_std appends the batch's spread to D's first hidden layer (Karras et al. 2018)."""
     layers: list[nn.Module] = []
     width = cfg.z_dim
     for hidden in cfg.g_hidden or [256, 512, 1024]:
@@ -103,7 +105,12 @@ def lrelu_mlp(cfg: ModelConfig, shape: tuple[int, ...]) -> tuple[Generator, Disc
         width = hidden
     dim = math.prod(shape)
     G = Generator(nn.Sequential(*layers, nn.Linear(width, dim), nn.Tanh()), cfg.z_dim, shape)
-    D = Discriminator(_mlp([dim, *(cfg.d_hidden or [512, 256]), 1], lambda: nn.LeakyReLU(0.2)))
+    d_widths = [dim, *(cfg.d_hidden or [512, 256]), 1]
+    body = _mlp(d_widths, lambda: nn.LeakyReLU(0.2))
+    if cfg.minibatch_std:  # the batch's spread of the first hidden layer joins its features: one more input unit
+        body[2] = nn.Linear(d_widths[1] + 1, d_widths[2])
+        body.insert(2, MinibatchStd())
+    D = Discriminator(body)
     return G, D
 
 
