@@ -8,6 +8,7 @@ const state = {
   ws: null, fields: null, frame: null, game: null, history: [], metrics: [], lastSeq: 0,
   drawMode: false, drawing: false, drawn: [], drawnLabels: [], drawBounds: null, redraw: false, openBox: null,
   historyAsked: null,
+  pendingLayers: {},  // layer -> the state the user just clicked, until a frame shows it
 };
 
 const $ = (id) => document.getElementById(id);
@@ -140,7 +141,13 @@ function syncControls(f) {
     if (el.type === "checkbox") el.checked = value;
     else el.value = Array.isArray(value) ? value.join(",") : String(value);
   }
-  for (const el of document.querySelectorAll("[data-layer]")) el.checked = f.layers[el.dataset.layer];
+  for (const el of document.querySelectorAll("[data-layer]")) {
+    // A frame sent before the server saw the click would undo it: the box keeps the click until a frame agrees.
+    const name = el.dataset.layer, pending = state.pendingLayers[name];
+    if (pending !== undefined && f.layers[name] !== pending) continue;
+    delete state.pendingLayers[name];
+    el.checked = f.layers[name];
+  }
   if (document.activeElement !== $("speed")) { $("speed").value = f.speed; $("speed-value").textContent = f.speed; }
   const heat = f.heatmap ? `heat map: ${f.heatmap.label}` : "";
   $("heat-legend").textContent = heat;
@@ -189,7 +196,10 @@ function wireButtons() {
   $("speed").addEventListener("input", () => { $("speed-value").textContent = $("speed").value; });
   $("speed").addEventListener("change", () => send({type: "speed", value: Number.parseInt($("speed").value, 10)}));
   for (const el of document.querySelectorAll("[data-layer]")) {
-    el.addEventListener("change", () => send({type: "layers", layers: {[el.dataset.layer]: el.checked}}));
+    el.addEventListener("change", () => {
+      state.pendingLayers[el.dataset.layer] = el.checked;
+      send({type: "layers", layers: {[el.dataset.layer]: el.checked}});
+    });
   }
   $("export").addEventListener("click", () => send({type: "export", name: $("export-name").value.trim()}));
   $("load").addEventListener("click", () => { if ($("runs").value) send({type: "load", name: $("runs").value}); });
