@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from throughput import device_name  # benchmarks/throughput.py: this folder is on sys.path
 
 from gankit import load, load_config, sample, train
 from gankit.metrics.evaluate import evaluate
@@ -60,7 +61,8 @@ def run_points(args, data: str, root: str, preset: str, seed: int, budgets: list
             result = evaluate(sample(run, args.n, seed=seed), data, metrics=["fd", "classes", "pr"], root=root)
             point = {"data": data, "preset": preset, "seed": seed, "budget_s": budget, "steps": run.step,
                      "nimg": run.nimg, "train_s": round(seconds, 1), **figures(result["metrics"], data),
-                     "baseline": figures(result["baseline"], data), "n": args.n, "threads": args.threads}
+                     "baseline": figures(result["baseline"], data), "n": args.n, "threads": args.threads,
+                     "cpu": device_name("cpu")}
             with open(POINTS, "a") as f:
                 f.write(json.dumps(point) + "\n")
             print(f"{data} {preset} seed {seed} at {budget:g} s ({run.step} steps): FD {point['fd']:.1f} "
@@ -179,11 +181,13 @@ def main() -> None:
         rows.append(f"| {q['data']} | {q['preset']} | {q['budget_s'] / 60:g} min | {q['seed']} | {q['steps']:,} | "
                     f"{q['fd']:.1f} | {q['baseline']['fd']:.2f} | {q['score']:.2f} | {q['class_kl']:.3f} | "
                     f"{q['class_min']:.3f} | {q['precision']:.2f} | {q['recall']:.2f} |")
+    cpus = sorted({q["cpu"] for q in points if "cpu" in q})
+    machines = f" CPUs of the points that record one (`cpu` in the .jsonl): {', '.join(cpus)}." if cpus else ""
     print("\n".join(rows))
     plot(points, RESULTS / "quality_vs_time.png")
     (RESULTS / "quality_vs_time.md").write_text(
         f"# quality_vs_time\n\n`python benchmarks/quality_vs_time.py {' '.join(sys.argv[1:])}`: {args.n} samples "
-        f"per point, {args.threads} torch threads, training seconds only.\n\n![](quality_vs_time.png)\n\n"
+        f"per point, {args.threads} torch threads, training seconds only.{machines}\n\n![](quality_vs_time.png)\n\n"
         + "\n".join(rows) + "\n\nGoals: " + json.dumps(result) + "\n")
     line = {"benchmark": "quality_vs_time", "goals": result, "points": len(points)}
     (RESULTS / "quality_vs_time.json").write_text(json.dumps(line) + "\n")
