@@ -67,3 +67,19 @@ def test_throughput_goals_are_fractions_of_the_limit_measured_in_the_same_run():
     gpu = goals_met({"batch64": batch(0.9, 0.9), "batch256": batch(0.3, 0.55)}, argparse.Namespace(device="cuda",
                                                                                                    model="dcgan"))
     assert gpu == {"dcgan_batch256_at_least_50%_of_limit": True}  # the better precision counts; batch 64 does not
+
+
+def test_iteration_profile_groups_the_ops_of_an_iteration():
+    from iteration_profile import group_of, profile_iterations
+
+    assert group_of("aten::mm") == group_of("aten::addmm") == "matrix products"
+    assert group_of("aten::_fused_adam_") == group_of("Optimizer.step#Adam.step") == "optimizer"
+    assert group_of("aten::tanh") == group_of("aten::tanh_backward") == "activations"
+    assert group_of("aten::copy_") == "dtype casts"
+    assert group_of("aten::cat") == group_of("aten::max_pool2d") == "other"  # exact names: no prefix catch-all
+    torch.set_num_threads(1)
+    seconds = profile_iterations("classic-mlp-mnist", 64, "fp32", iterations=2)
+    assert set(seconds) == {"matrix products", "optimizer", "activations", "dtype casts", "other"}
+    # Every iteration runs G's 3 and D's 4 Linear layers (forward and backward) and two Adam updates: both
+    # groups take time, and the products, the only FLOP-heavy work at fp32, take the largest share.
+    assert seconds["optimizer"] > 0 and max(seconds, key=seconds.get) == "matrix products"
