@@ -23,23 +23,25 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 RESULTS = Path(__file__).parent / "results"
-# aten op -> group; ops not listed (views, sums, the loss, random numbers, cat) count as "other".
+# Profiler event name -> group, by exact name; ops not listed (views, sums, the loss, random numbers, cat)
+# count as "other". PREFIXES catch families of names: torch's foreach kernels and the optimizers' own frames.
 GROUPS = {
     "matrix products": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::mkldnn_convolution",
                         "aten::convolution_backward", "aten::_convolution"),
-    "optimizer": ("aten::_fused_adam_", "aten::_fused_sgd_", "aten::_foreach_", "Optimizer."),
+    "optimizer": ("aten::_fused_adam_", "aten::_fused_sgd_"),
     "activations": ("aten::tanh", "aten::tanh_backward", "aten::relu", "aten::threshold_backward",
                     "aten::leaky_relu", "aten::leaky_relu_backward", "aten::sigmoid", "aten::sigmoid_backward",
                     "aten::clamp_min", "aten::max", "aten::max_backward"),
     "dtype casts": ("aten::copy_", "aten::_to_copy"),
 }
+PREFIXES = {"aten::_foreach_": "optimizer", "Optimizer.": "optimizer"}
 
 
 def group_of(name: str) -> str:
-    for group, prefixes in GROUPS.items():
-        if any(name == p or (p.endswith(("_", ".")) and name.startswith(p)) for p in prefixes):
+    for group, names in GROUPS.items():
+        if name in names:
             return group
-    return "other"
+    return next((group for prefix, group in PREFIXES.items() if name.startswith(prefix)), "other")
 
 
 def profile_iterations(preset: str, batch: int, precision: str, iterations: int) -> dict[str, float]:
